@@ -1,0 +1,119 @@
+"""The Aligner contract (categories a/b and post-hoc normalizations) and the encoder it yields."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from bench.encoders.base import Embeddings, Encoder, check_finite
+from bench.specs import EncodeSpec, Resource
+
+
+class MissingResourceError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class AlignmentData:
+    """What an aligner may learn from, already embedded at the cell's layer.
+
+    `pairs[lang]` = (X in `lang`, Y in the pivot language), row-aligned anchors.
+    `monolingual[lang]` = unpaired vectors of text in `lang`.
+    `provenance` records where each piece came from (files, counts, leakage filtering).
+    """
+
+    pivot: str
+    languages: tuple[str, ...]
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    monolingual: dict[str, np.ndarray] = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+
+
+class Aligner(Protocol):
+    """scikit-learn style: the constructor is the config, learned state ends in `_`."""
+
+    def needs(self) -> frozenset[Resource]: ...
+
+    def fit(self, data: AlignmentData) -> "Aligner": ...
+
+    def transform(self, X: np.ndarray, lang: str) -> np.ndarray: ...
+
+
+def params_of(aligner) -> dict:
+    return {f.name: getattr(aligner, f.name) for f in dataclasses.fields(aligner)} if dataclasses.is_dataclass(aligner) else {}
+
+
+def fitted_state(aligner) -> dict[str, np.ndarray]:
+    """Every learned attribute (name ends in `_`): arrays, or dicts of arrays keyed by language."""
+    state: dict[str, np.ndarray] = {}
+    for name, value in vars(aligner).items():
+        if not name.endswith("_") or name.startswith("_"):
+            continue
+        if isinstance(value, dict):
+            for key, array in value.items():
+                state[f"{name}/{key}"] = np.asarray(array)
+        else:
+            state[name] = np.asarray(value)
+    return state
+
+
+def restore_state(aligner, state: dict[str, np.ndarray]):
+    for key, array in state.items():
+        name, _, sub = key.partition("/")
+        if sub:
+            target = getattr(aligner, name, None)
+            if not isinstance(target, dict):
+                target = {}
+                setattr(aligner, name, target)
+            target[sub] = np.asarray(array)
+        else:
+            setattr(aligner, name, np.asarray(array))
+    return aligner
+
+
+class AlignedEncoder:
+    """A base encoder followed by a fitted aligner's per-language transform at one layer."""
+
+    def __init__(self, base: Encoder, aligner, layer: int, method_name: str, artifact_key: str):
+        self.base, self.aligner, self.layer = base, aligner, layer
+        self.method_name, self.artifact_key = method_name, artifact_key
+
+    @property
+    def name(self) -> str:
+        return f"{self.base.name}+{self.method_name}"
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(f"{self.base.fingerprint}:{self.artifact_key}".encode()).hexdigest()
+
+    @property
+    def num_layers(self) -> int:
+        return self.base.num_layers
+
+    def encode(self, texts: Sequence[str], lang: str, spec: EncodeSpec) -> Embeddings:
+        if spec.layers != (self.layer,):
+            raise ValueError(f"{self.name} was fitted at layer {self.layer}; asked for layers {spec.layers}")
+        raw = self.base.encode(texts, lang, spec)
+        mapped = check_finite(self.aligner.transform(np.asarray(raw.pooled[self.layer], np.float32), lang),
+                              f"{self.name} [{lang}]")
+        tokens = None
+        if raw.tokens is not None:
+            tokens = {self.layer: self.aligner.transform(np.asarray(raw.tokens[self.layer], np.float32), lang)}
+        return Embeddings(pooled={self.layer: mapped}, tokens=tokens, lengths=raw.lengths, offsets=raw.offsets)
+
+
+def canonical_json(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_json_default)
+
+
+def _json_default(value):
+    if hasattr(value, "value"):  # enums
+        return value.value
+    if isinstance(value, (set, frozenset, tuple)):
+        return sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+    raise TypeError(f"not JSON serialisable: {value!r}")

@@ -1,0 +1,36 @@
+"""Content-addressed store of fitted aligner states (`.npz` + JSON sidecar, no pickle)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+_SEP = "::"  # "/" is not safe inside npz member names
+
+
+class ArtifactStore:
+    def __init__(self, root: Path):
+        self.root = Path(root) / "artifacts"
+
+    def load(self, key: str) -> dict[str, np.ndarray] | None:
+        path = self.root / f"{key}.npz"
+        if not path.is_file():
+            return None
+        with np.load(path, allow_pickle=False) as data:
+            return {name.replace(_SEP, "/"): data[name] for name in data.files}
+
+    def save(self, key: str, state: dict[str, np.ndarray], meta: dict) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=self.root)
+        os.close(fd)
+        try:
+            np.savez(tmp, **{name.replace("/", _SEP): array for name, array in state.items()})
+            (self.root / f"{key}.json").write_text(json.dumps(meta, sort_keys=True, indent=1, default=str))
+            os.replace(tmp, self.root / f"{key}.npz")
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)

@@ -1,0 +1,112 @@
+"""Command line: `alignbench run | leaderboard | methods | tasks`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+DEFAULT_GRID = "grids/default.toml"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="alignbench", description="Benchmark cross-lingual alignment methods.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a grid (resumes: finished cells are skipped) and write the leaderboard")
+    run.add_argument("--grid", default=DEFAULT_GRID, help=f"grid TOML file (default {DEFAULT_GRID})")
+    run.add_argument("--data", help="data root (default $ALIGNBENCH_DATA)")
+    run.add_argument("--out", default=".", help="output root: results/ and leaderboard/ go here (default .)")
+    run.add_argument("--cache", help="cache root (default $ALIGNBENCH_CACHE or ~/.cache/alignbench)")
+    run.add_argument("--tracking-uri", help="MLflow tracking URI (default $MLFLOW_TRACKING_URI or sqlite in results/)")
+    run.add_argument("--no-mlflow", action="store_true", help="do not mirror runs to MLflow")
+    run.add_argument("--threads", type=int, help="torch CPU threads")
+    run.add_argument("--method-file", action="append", default=[], help="extra method/task file to register (repeatable)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    board = sub.add_parser("leaderboard", help="render leaderboard/ from results.jsonl")
+    board.add_argument("--results", default="results/results.jsonl", help="results file (default results/results.jsonl)")
+    board.add_argument("--out", default="leaderboard", help="output folder (default leaderboard)")
+
+    for name in ("methods", "tasks"):
+        listing = sub.add_parser(name, help=f"list registered {name}")
+        listing.add_argument("--method-file", action="append", default=[], help="extra file to register")
+    return parser
+
+
+def _leaderboard(results: Path, out: Path) -> list[Path]:
+    from bench.leaderboard import render
+    from bench.results import ResultStore, read_jsonl
+
+    store = ResultStore(results.parent)
+    store.path = results
+    return render(store.rows(), read_jsonl(store.errors_path), out)
+
+
+def _run(args) -> int:
+    from bench.encoders.sources import resolve_encoder
+    from bench.grid import load_grid
+    from bench.paths import cache_dir, data_dir
+    from bench.runner import Runner, RunOptions
+    from bench.tracking import default_tracking_uri
+
+    extra = tuple(args.method_file)
+    spec = load_grid(Path(args.grid), extra)
+    out = Path(args.out)
+    results_dir = out / "results"
+    cache = cache_dir(args.cache)
+    options = RunOptions(
+        data_dir=data_dir(args.data), out_dir=results_dir, cache_dir=cache,
+        tracking_uri=None if args.no_mlflow else (args.tracking_uri or default_tracking_uri(results_dir)),
+        extra_files=extra, progress=not args.no_progress, threads=args.threads,
+    )
+    results_dir.mkdir(parents=True, exist_ok=True)
+
+    def factory(name: str, batch_size: int):
+        return resolve_encoder(name, cache, batch_size=batch_size, threads=args.threads)
+
+    summary = Runner(spec, options, factory).run()
+    print(f"grid {spec.name!r}: {summary.planned} cells planned, {summary.skipped} already done, "
+          f"{summary.done} run, {summary.failed} failed; encoder ran {summary.encoder_calls} times; "
+          f"{summary.seconds:.1f} s")
+    for line in summary.errors:
+        print(f"  failed: {line}", file=sys.stderr)
+    written = _leaderboard(results_dir / "results.jsonl", out / "leaderboard")
+    print(f"results: {results_dir / 'results.jsonl'}\nleaderboard: {written[0].parent}")
+    if options.tracking_uri:
+        print(f"MLflow: mlflow ui --backend-store-uri {options.tracking_uri}")
+    return 0
+
+
+def _listing(kind: str, extra: tuple[str, ...]) -> int:
+    from bench import registry
+
+    entries = registry.methods(extra) if kind == "methods" else registry.tasks(extra)
+    for name, entry in sorted(entries.items()):
+        s = entry.spec
+        if kind == "methods":
+            print(f"{name:<16} ({s.category.value}) {s.mode.value}, signal: {s.signal.value}, level: {s.level.value} — {s.citation}")
+        else:
+            print(f"{name:<16} {s.protocol} v{s.version}, main metric {s.main_metric} — {s.dataset}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "leaderboard":
+            written = _leaderboard(Path(args.results), Path(args.out))
+            print("\n".join(str(p) for p in written))
+            return 0
+        return _listing(args.command, tuple(args.method_file))
+    except KeyboardInterrupt:
+        print("interrupted: finished cells are saved; run the same command again to resume", file=sys.stderr)
+        return 130
+    except (FileNotFoundError, ValueError, LookupError, RuntimeError) as error:
+        if os.environ.get("ALIGNBENCH_DEBUG"):
+            raise
+        print(f"alignbench: error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,1 @@
+"""Encoders: everything downstream of the runner sees an `Encoder` (see `base.py`)."""

@@ -1,0 +1,141 @@
+"""Leaderboard views from results rows. One `aggregate()` feeds every table.
+
+Rules: only main-metric rows count; rows are compared within one (task, protocol, task version);
+seeds are averaged (mean +- sd); task averages are macro averages over the languages (and subsets)
+a method covers, shown with their coverage; missing cells show as "—", never as 0.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import pandas as pd
+
+from bench.specs import Category
+
+MISSING = "—"
+_ROW_KEYS = ["method_label", "category", "encoder", "layer"]
+
+
+def aggregate(rows: list[dict]) -> pd.DataFrame:
+    """Main-metric scores averaged over seeds: one row per (method, encoder, layer, task, column)."""
+    columns = _ROW_KEYS + ["task", "protocol", "task_version", "metric", "column", "mean", "sd", "seeds", "n"]
+    main = [r for r in rows if r.get("is_main") and r.get("kind", "task") == "task"]
+    if not main:
+        return pd.DataFrame(columns=columns)
+    frame = pd.DataFrame(main)
+    frame["subset"] = frame.get("subset", "").fillna("")
+    frame["column"] = frame["language"] + frame["subset"].map(lambda s: f" ({s})" if s else "")
+    keys = _ROW_KEYS + ["task", "protocol", "task_version", "metric", "column"]
+    grouped = frame.groupby(keys, sort=True).agg(mean=("value", "mean"), sd=("value", "std"), seeds=("seed", "nunique"),
+                                                   n=("n", "max")).reset_index()
+    grouped["sd"] = grouped["sd"].fillna(0.0)
+    return grouped[columns]
+
+
+def _fmt(mean: float, sd: float, seeds: int) -> str:
+    return f"{mean:.1f} ± {sd:.1f}" if seeds > 1 else f"{mean:.1f}"
+
+
+def _task_key(row) -> str:
+    return f"{row['task']} ({row['metric']}; {row['protocol']} v{row['task_version']})"
+
+
+def task_tables(agg: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per task: methods x languages."""
+    tables = {}
+    if agg.empty:
+        return tables
+    agg = agg.assign(task_key=agg.apply(_task_key, axis=1), cell=[_fmt(m, s, k) for m, s, k in zip(agg["mean"], agg["sd"], agg["seeds"])])
+    for task_key, part in agg.groupby("task_key", sort=True):
+        table = part.pivot_table(index=_ROW_KEYS, columns="column", values="cell", aggfunc="first")
+        means = part.groupby(_ROW_KEYS)["mean"].mean()
+        table["avg"] = [f"{means[idx]:.1f}" for idx in table.index]
+        tables[task_key] = table.fillna(MISSING).sort_index()
+    return tables
+
+
+def overview(agg: pd.DataFrame) -> pd.DataFrame:
+    """Methods x tasks: macro average over the columns each covers, with coverage when incomplete."""
+    if agg.empty:
+        return pd.DataFrame()
+    agg = agg.assign(task_key=agg["task"] + " " + agg["metric"])
+    expected = agg.groupby("task_key")["column"].nunique()
+    cells = {}
+    for key, part in agg.groupby(_ROW_KEYS + ["task_key"], sort=True):
+        idx, task_key = tuple(key[:-1]), key[-1]
+        value = f"{part['mean'].mean():.1f}"
+        covered = part["column"].nunique()
+        if covered < expected[task_key]:
+            value += f" ({covered}/{expected[task_key]})"
+        cells.setdefault(idx, {})[task_key] = value
+    table = pd.DataFrame.from_dict(cells, orient="index").sort_index()
+    table.index = pd.MultiIndex.from_tuples(table.index, names=_ROW_KEYS)
+    return table.reindex(sorted(table.columns), axis=1).fillna(MISSING)
+
+
+def category_table(agg: pd.DataFrame) -> pd.DataFrame:
+    """Categories x tasks: mean of the method averages in that category, and the best method."""
+    if agg.empty:
+        return pd.DataFrame()
+    per_method = agg.groupby(_ROW_KEYS + ["task", "metric"])["mean"].mean().reset_index()
+    per_method["task_key"] = per_method["task"] + " " + per_method["metric"]
+    out = {}
+    for (category, task_key), part in per_method.groupby(["category", "task_key"], sort=True):
+        best = part.sort_values(["mean", "method_label"], ascending=[False, True]).iloc[0]
+        label = f"{Category(category).value}: {Category(category).description}"
+        out.setdefault(label, {})[task_key] = f"{part['mean'].mean():.1f} (best {best['method_label']} L{best['layer']} {best['mean']:.1f})"
+    return pd.DataFrame.from_dict(out, orient="index").sort_index().fillna(MISSING)
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    return table.reset_index().to_markdown(index=False) if not table.empty else "_no results_"
+
+
+def _html_table(table: pd.DataFrame) -> str:
+    return table.reset_index().to_html(index=False, escape=True, border=0, classes="board") if not table.empty else "<p>no results</p>"
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.split(" ")[0]).strip("-")
+
+
+_CSS = """body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table.board{border-collapse:collapse;margin:1rem 0}
+.board th,.board td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}.board th{background:#f3f3f3}
+.board td:first-child,.board td:nth-child(2){text-align:left}h2{margin-top:2rem}"""
+
+
+def render(rows: list[dict], errors: list[dict], out_dir: Path) -> list[Path]:
+    """Write README.md (overview + categories), one Markdown file per task, and index.html."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    agg = aggregate(rows)
+    over, cats, tasks = overview(agg), category_table(agg), task_tables(agg)
+    failed = sorted({(e["method_label"], e["task"], e["language"], f"L{e['layer']}", e["error_type"]) for e in errors
+                     if not any(r["cell_id"] == e["cell_id"] for r in rows)})
+    intro = ("Generated by `alignbench leaderboard` from results.jsonl — do not edit by hand. Scores x100; main metric per task; "
+             "task averages are macro averages over the languages a method covers (coverage shown when incomplete); "
+             f"`{MISSING}` = no result.")
+    written = []
+    md = ["# alignbench leaderboard", "", intro, "", "## Overview (method x task)", "", _markdown(over), "",
+          "## By category", "", _markdown(cats), ""]
+    md += ["## Per task", ""] + [f"- [{key}]({_slug(key)}.md)" for key in tasks]
+    if failed:
+        md += ["", "## Failed cells (no result)", "", pd.DataFrame(failed, columns=["method", "task", "language", "layer", "error"]).to_markdown(index=False)]
+    (out_dir / "README.md").write_text("\n".join(md) + "\n", encoding="utf-8")
+    written.append(out_dir / "README.md")
+    for key, table in tasks.items():
+        path = out_dir / f"{_slug(key)}.md"
+        path.write_text(f"# {key}\n\n{intro}\n\n{_markdown(table)}\n", encoding="utf-8")
+        written.append(path)
+    body = [f"<h1>alignbench leaderboard</h1><p>{html.escape(intro)}</p>", "<h2>Overview</h2>", _html_table(over),
+            "<h2>By category</h2>", _html_table(cats)]
+    for key, table in tasks.items():
+        body += [f"<h2>{html.escape(key)}</h2>", _html_table(table)]
+    if failed:
+        body += ["<h2>Failed cells</h2>", _html_table(pd.DataFrame(failed, columns=["method", "task", "language", "layer", "error"]).set_index("method"))]
+    page = f"<!doctype html><html><head><meta charset='utf-8'><title>alignbench leaderboard</title><style>{_CSS}</style></head><body>{''.join(body)}</body></html>\n"
+    (out_dir / "index.html").write_text(page, encoding="utf-8")
+    written.append(out_dir / "index.html")
+    return written

@@ -1,0 +1,130 @@
+"""Explicit registry of methods and tasks.
+
+`@method(spec)` / `@task(spec)` only attach the spec to a class. Discovery happens on the first
+call: it imports every module of the `methods` / `tasks` packages, entry points of the groups
+`alignbench.methods` / `alignbench.tasks`, and any extra files given on the command line, and
+keeps classes whose spec is defined in the module being scanned. Nothing happens at import.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+import pkgutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.specs import MethodSpec, TaskSpec
+
+_METHOD_ATTR = "__alignbench_method__"
+_TASK_ATTR = "__alignbench_task__"
+
+
+class RegistryError(LookupError):
+    pass
+
+
+def method(spec: MethodSpec):
+    def attach(cls):
+        setattr(cls, _METHOD_ATTR, spec)
+        return cls
+
+    return attach
+
+
+def task(spec: TaskSpec):
+    def attach(cls):
+        setattr(cls, _TASK_ATTR, spec)
+        return cls
+
+    return attach
+
+
+@dataclass(frozen=True)
+class Entry:
+    spec: Any
+    cls: type
+    origin: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def _classes_in(module, attr: str) -> list[type]:
+    return [
+        obj
+        for _, obj in inspect.getmembers(module, inspect.isclass)
+        if obj.__module__ == module.__name__ and attr in vars(obj)
+    ]
+
+
+def _import_file(path: Path):
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise RegistryError(f"method/task file {path} does not exist")
+    name = f"alignbench_user_{path.stem}_{abs(hash(str(path)))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _collect(package: str, group: str, attr: str, extra_files: tuple[str, ...]) -> dict[str, Entry]:
+    found: dict[str, Entry] = {}
+
+    def add(cls: type, origin: str):
+        spec = vars(cls)[attr]
+        if spec.name in found:
+            raise RegistryError(f"duplicate name {spec.name!r}: defined in {found[spec.name].origin} and in {origin}")
+        found[spec.name] = Entry(spec, cls, origin)
+
+    root = importlib.import_module(package)
+    for info in sorted(pkgutil.iter_modules(root.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{package}.{info.name}")
+        for cls in _classes_in(module, attr):
+            add(cls, f"{module.__name__} (built-in)")
+    for entry_point in importlib.metadata.entry_points(group=group):
+        module = entry_point.load()
+        candidates = [module] if inspect.isclass(module) else _classes_in(module, attr)
+        for cls in candidates:
+            add(cls, f"entry point {entry_point.name} = {entry_point.value}")
+    for file in extra_files:
+        for cls in _classes_in(_import_file(Path(file)), attr):
+            add(cls, f"file {file}")
+    return found
+
+
+@functools.cache
+def methods(extra_files: tuple[str, ...] = ()) -> dict[str, Entry]:
+    return _collect("methods", "alignbench.methods", _METHOD_ATTR, extra_files)
+
+
+@functools.cache
+def tasks(extra_files: tuple[str, ...] = ()) -> dict[str, Entry]:
+    return _collect("tasks", "alignbench.tasks", _TASK_ATTR, extra_files)
+
+
+def _lookup(kind: str, name: str, registry: dict[str, Entry]) -> Entry:
+    if name in registry:
+        return registry[name]
+    close = difflib.get_close_matches(name, registry, n=3)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise RegistryError(f"unknown {kind} {name!r}{hint} (known: {', '.join(sorted(registry))})")
+
+
+def get_method(name: str, extra_files: tuple[str, ...] = ()) -> Entry:
+    return _lookup("method", name, methods(extra_files))
+
+
+def get_task(name: str, extra_files: tuple[str, ...] = ()) -> Entry:
+    return _lookup("task", name, tasks(extra_files))

@@ -1,0 +1,256 @@
+"""The grid runner, in four explicit stages: plan, build encoders, evaluate, record."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import platform
+import subprocess
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from bench import __version__
+from bench.alignment import (AlignedEncoder, AlignmentData, MissingResourceError, canonical_json, fitted_state,
+                             restore_state)
+from bench.anchors import TextPairs, dictionary_pairs, evaluation_texts, monolingual_sentences, parallel_sentences
+from bench.artifacts import ArtifactStore
+from bench.cache import CachedEncoder, EmbeddingCache
+from bench.encoders.base import Encoder
+from bench.grid import Cell, GridSpec, expand, instantiate
+from bench.languages import PIVOT
+from bench.registry import get_method, get_task
+from bench.results import ErrorRow, ResultRow, ResultStore
+from bench.specs import EncodeSpec, Resource
+from bench.taskapi import TaskContext
+from bench.tracking import MlflowTracker, NullTracker
+
+EncoderFactory = Callable[[str, int], Encoder]
+DEFAULT_ANCHOR_BUDGET = 2000
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    data_dir: Path
+    out_dir: Path
+    cache_dir: Path
+    tracking_uri: str | None = None  # None: no MLflow mirror
+    extra_files: tuple[str, ...] = ()
+    progress: bool = True
+    threads: int | None = None
+
+
+@dataclass
+class RunSummary:
+    planned: int = 0
+    skipped: int = 0
+    done: int = 0
+    failed: int = 0
+    encoder_calls: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _git_sha() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                              text=True, timeout=5, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _versions() -> dict:
+    import torch
+    import transformers
+
+    return {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
+            "transformers": transformers.__version__}
+
+
+def _anchor_texts(resource: Resource, data_dir: Path, lang: str, budget: int, banned) -> TextPairs:
+    try:
+        if resource is Resource.PARALLEL_SENTENCES:
+            return parallel_sentences(data_dir, lang, budget, banned)
+        if resource is Resource.BILINGUAL_LEXICON:
+            return dictionary_pairs(data_dir, lang, budget, banned)
+        if resource is Resource.MONOLINGUAL_TEXT:
+            return monolingual_sentences(data_dir, lang, budget, banned)
+    except FileNotFoundError as error:
+        raise MissingResourceError(f"{resource.value} unavailable for {lang}: {error}") from error
+    raise MissingResourceError(f"the runner cannot provide {resource.value} yet")
+
+
+class AlignerBuilder:
+    """Stage 2: embed an aligner's training data with the base encoder (cached), fit, store the state."""
+
+    def __init__(self, options: RunOptions, artifacts: ArtifactStore, task_names: tuple[str, ...]):
+        self.options, self.artifacts, self.task_names = options, artifacts, task_names
+
+    def build(self, cell: Cell, base: Encoder, spec: EncodeSpec, languages: tuple[str, ...]):
+        entry = get_method(cell.method.name, self.options.extra_files)
+        aligner = instantiate(entry, cell.method.params)
+        languages = tuple(sorted(set(languages) | {PIVOT}))
+        needs = aligner.needs()
+        banned = evaluation_texts(self.options.data_dir, self.task_names)
+        texts: dict[tuple[Resource, str], TextPairs] = {}
+        for resource in sorted(needs, key=lambda r: r.value):
+            budget = getattr(aligner, "max_pairs", None) or getattr(aligner, "max_sentences", DEFAULT_ANCHOR_BUDGET)
+            targets = languages if resource is Resource.MONOLINGUAL_TEXT else [l for l in languages if l != PIVOT]
+            for lang in targets:
+                texts[(resource, lang)] = _anchor_texts(resource, self.options.data_dir, lang, budget, banned)
+        provenance = {f"{r.value}:{lang}": t.provenance() for (r, lang), t in texts.items()}
+        key_payload = {"method": entry.name, "version": entry.spec.version, "params": cell.method.params,
+                       "encoder": base.fingerprint, "layer": cell.layer, "spec": spec.key_fields(),
+                       "languages": languages,
+                       "texts": {f"{r.value}:{lang}": hashlib.sha256(canonical_json(t.pairs).encode()).hexdigest()
+                                 for (r, lang), t in texts.items()}}
+        key = hashlib.sha256(canonical_json(key_payload).encode()).hexdigest()[:24]
+        fit_seconds = 0.0
+        state = self.artifacts.load(key) if needs else {}
+        if state is None:
+            start = time.perf_counter()
+            data = self._alignment_data(base, spec, cell.layer, languages, texts, provenance)
+            aligner.fit(data)
+            fit_seconds = time.perf_counter() - start
+            self.artifacts.save(key, fitted_state(aligner), {"key": key_payload, "provenance": provenance})
+        elif state:
+            restore_state(aligner, state)
+        else:
+            aligner.fit(AlignmentData(pivot=PIVOT, languages=languages))
+        encoder = AlignedEncoder(base, aligner, cell.layer, cell.method.label, key)
+        return encoder, {"artifact": key, **provenance}, fit_seconds
+
+    @staticmethod
+    def _alignment_data(base, spec, layer, languages, texts, provenance) -> AlignmentData:
+        def embed(items: list[str], lang: str) -> np.ndarray:
+            return np.asarray(base.encode(items, lang, spec).layer(layer), np.float32)
+
+        pairs, monolingual = {}, {}
+        for (resource, lang), text_pairs in texts.items():
+            if resource is Resource.MONOLINGUAL_TEXT:
+                monolingual[lang] = embed([a for a, _ in text_pairs.pairs], lang)
+            else:
+                pairs[lang] = (embed([a for a, _ in text_pairs.pairs], lang), embed([b for _, b in text_pairs.pairs], PIVOT))
+        return AlignmentData(PIVOT, languages, pairs, monolingual, provenance)
+
+
+class Runner:
+    def __init__(self, spec: GridSpec, options: RunOptions, encoder_factory: EncoderFactory):
+        self.spec, self.options = spec, options
+        self.encoder_factory = encoder_factory
+        self.store = ResultStore(options.out_dir)
+        self.cache = EmbeddingCache(options.cache_dir)
+        task_names = tuple(sorted({t.name for t in spec.tasks}))
+        self.builder = AlignerBuilder(options, ArtifactStore(options.cache_dir), task_names)
+
+    # Stage 1
+    def plan(self) -> tuple[list[tuple[Cell, str]], dict[str, CachedEncoder], int]:
+        encoders = {
+            choice.name: CachedEncoder(self.encoder_factory(choice.name, choice.batch_size), self.cache,
+                                       prefetch_layers=choice.layers, progress=self.options.progress)
+            for choice in self.spec.encoders
+        }
+        cells = expand(self.spec, self.options.data_dir, {n: e.fingerprint for n, e in encoders.items()},
+                       self.options.extra_files)
+        finished = self.store.finished_cells()
+        keyed = [(cell, cell.cell_id(self.options.extra_files)) for cell in cells]
+        todo = [(cell, cid) for cell, cid in keyed if cid not in finished]
+        return todo, encoders, len(cells)
+
+    def run(self) -> RunSummary:
+        start = time.perf_counter()
+        todo, encoders, planned = self.plan()
+        summary = RunSummary(planned=planned, skipped=planned - len(todo))
+        tracker = self._tracker()
+        run_id = uuid.uuid4().hex[:12]
+        tracker.start_grid(f"{self.spec.name}-{run_id}", {"grid": self.spec.name, "run_id": run_id, "cells_planned": planned,
+                                                          "cells_to_run": len(todo), "data_dir": self.options.data_dir})
+        context = {"run_id": run_id, "git_sha": _git_sha(), "versions": _versions()}
+        iterator = todo
+        if self.options.progress:
+            from tqdm.auto import tqdm
+
+            iterator = tqdm(todo, desc="grid", unit="cell")
+        try:
+            for cell, cell_id in iterator:
+                if self.options.progress:
+                    iterator.set_postfix_str(f"{cell.method.label} {cell.task.label} {cell.language} L{cell.layer}")
+                self._run_cell(cell, cell_id, encoders[cell.encoder], tracker, context, summary)
+        except BaseException:
+            tracker.end_grid(failed=True)
+            raise
+        tracker.end_grid(failed=summary.failed > 0)
+        summary.encoder_calls = sum(e.encoder_calls for e in encoders.values())
+        summary.seconds = time.perf_counter() - start
+        return summary
+
+    def _tracker(self):
+        if not self.options.tracking_uri:
+            return NullTracker()
+        return MlflowTracker(self.options.tracking_uri, f"alignbench/{self.spec.name}", self.options.out_dir / "mlartifacts")
+
+    # Stages 2-4 for one cell
+    def _run_cell(self, cell: Cell, cell_id: str, base: CachedEncoder, tracker, context: dict, summary: RunSummary):
+        started = _now()
+        task_entry = get_task(cell.task.name, self.options.extra_files)
+        method_entry = get_method(cell.method.name, self.options.extra_files)
+        base_tags = {"category": method_entry.spec.category.value, "task": cell.task.name, "language": cell.language,
+                     "method": cell.method.label, "cell_id": cell_id}
+        params = {"encoder": cell.encoder, "layer": cell.layer, "seed": cell.seed, "language": cell.language,
+                  "method": cell.method.label, "task": cell.task.label, **{f"method.{k}": v for k, v in cell.method.params},
+                  **{f"task.{k}": v for k, v in cell.task.params}}
+        run_name = f"{cell.method.label}/{cell.task.label}/{cell.language}/L{cell.layer}/s{cell.seed}"
+        try:
+            task = instantiate(task_entry, cell.task.params)
+            spec = task.encode_spec(cell.layer)
+            encoder, anchors, fit_seconds = self.builder.build(cell, base, spec, task.cell_languages(cell.language))
+            eval_start = time.perf_counter()
+            scores = task.evaluate(encoder, cell.language, TaskContext(self.options.data_dir, cell.layer, cell.seed))
+            eval_seconds = time.perf_counter() - eval_start
+            if not scores:
+                raise RuntimeError(f"task {cell.task.name} returned no scores for {cell.language}")
+            for score in scores:
+                if not np.isfinite(score.value):
+                    raise ValueError(f"task {cell.task.name} produced a non-finite {score.metric} for {cell.language}")
+        except Exception as error:  # one failing cell never kills the grid
+            summary.failed += 1
+            summary.errors.append(f"{run_name}: {type(error).__name__}: {error}")
+            self.store.append_error(ErrorRow(context["run_id"], cell_id, cell.method.label, cell.encoder, cell.layer,
+                                             cell.task.name, cell.language, cell.seed, type(error).__name__, str(error),
+                                             traceback.format_exc(), _now()))
+            tracker.log_cell(run_name, params, {**base_tags, "error": f"{type(error).__name__}: {error}"[:5000]}, {}, failed=True)
+            return
+        config = cell.resolved_config(self.options.extra_files)
+        protocol_detail = task.protocol(cell.layer)
+        rows = [
+            ResultRow(
+                run_id=context["run_id"], cell_id=cell_id, method=cell.method.name, method_label=cell.method.label,
+                method_version=method_entry.spec.version, method_params=dict(config["method"]["params"]),
+                method_origin=method_entry.origin, category=method_entry.spec.category.value, encoder=cell.encoder,
+                encoder_fingerprint=cell.encoder_fingerprint, layer=cell.layer, pooling=spec.pooling.value,
+                task=cell.task.name, task_version=task_entry.spec.version, protocol=task_entry.spec.protocol,
+                protocol_detail=protocol_detail, kind="task", split=protocol_detail.get("split", ""),
+                source_language=PIVOT, language=cell.language, subset=score.subset, metric=score.metric,
+                value=float(score.value), higher_is_better=task_entry.spec.higher_is_better,
+                is_main=score.metric == task_entry.spec.main_metric, n=score.n, seed=cell.seed, config_hash=cell_id,
+                resolved_config=json.loads(canonical_json(config)), anchors=anchors, harness_version=__version__,
+                git_sha=context["git_sha"], versions=context["versions"], started_at=started, finished_at=_now(),
+                fit_seconds=round(fit_seconds, 3), eval_seconds=round(eval_seconds, 3),
+                extra=json.loads(canonical_json(score.extra)),
+            )
+            for score in scores
+        ]
+        self.store.append(rows)
+        summary.done += 1
+        metrics = {(f"{s.subset}/{s.metric}" if s.subset else s.metric): s.value for s in scores}
+        tracker.log_cell(run_name, params, {**base_tags, "protocol": task_entry.spec.protocol}, metrics)

@@ -1,0 +1,149 @@
+"""Typed specs shared by methods, tasks, encoders and the runner.
+
+The survey "Lost in Alignment" (ACM CSUR 2025) sorts alignment methods into six categories;
+`Category` carries them with a one-line description each.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Category(enum.Enum):
+    A = "a"
+    B = "b"
+    C = "c"
+    D = "d"
+    E = "e"
+    F = "f"
+    CONTROL = "control"
+
+    @property
+    def description(self) -> str:
+        return _CATEGORY_DESCRIPTIONS[self]
+
+
+_CATEGORY_DESCRIPTIONS = {
+    Category.A: "offline alignment of independent embeddings via anchors",
+    Category.B: "offline alignment of independent embeddings without anchors",
+    Category.C: "fine-tuning a multilingual encoder with anchors",
+    Category.D: "adjusting a multilingual encoder without explicit anchors",
+    Category.E: "anchored multilingual pre-training",
+    Category.F: "pre-training on parallel data",
+    Category.CONTROL: "no alignment: the encoder as it is (control row)",
+}
+
+
+class Resource(enum.Enum):
+    """Training data a method consumes; the runner checks availability before `fit`."""
+
+    PARALLEL_SENTENCES = "parallel_sentences"
+    WORD_ALIGNMENTS = "word_alignments"
+    BILINGUAL_LEXICON = "bilingual_lexicon"
+    MONOLINGUAL_TEXT = "monolingual_text"
+    GPU = "gpu"
+
+
+class Mode(enum.Enum):
+    OFFLINE = "offline"  # applied to fixed representations after training
+    ONLINE = "online"  # changes the encoder's weights
+
+
+class Signal(enum.Enum):
+    BILINGUAL_DICTIONARY = "bilingual dictionary"
+    PARALLEL_CORPUS = "parallel corpus"
+    NONE = "none"
+
+
+class WordAlignmentSource(enum.Enum):
+    OFF_THE_SHELF = "off-the-shelf"
+    DURING_ALIGNMENT = "during alignment"
+    NOT_APPLICABLE = "n/a"
+
+
+class Level(enum.Enum):
+    WORD = "word"
+    SENTENCE = "sentence"
+
+
+class Pooling(enum.Enum):
+    MEAN = "mean"  # mean over every non-padding token, special tokens included
+    CLS = "cls"  # the first token's state
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """Registry metadata of one alignment method (the survey's Table-1 fields)."""
+
+    name: str
+    category: Category
+    version: str
+    citation: str
+    mode: Mode
+    signal: Signal
+    word_alignment: WordAlignmentSource
+    level: Level
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Registry metadata of one task; the protocol id and version name what a number means."""
+
+    name: str
+    version: str
+    protocol: str
+    metrics: tuple[str, ...]
+    main_metric: str
+    higher_is_better: bool
+    granularity: Level
+    dataset: str
+    citation: str
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class EncodeSpec:
+    """Every parameter that changes a vector; all of it goes into the embedding-cache key.
+
+    `layers` are absolute `hidden_states` indices (0 = embedding output).
+    """
+
+    layers: tuple[int, ...]
+    pooling: Pooling = Pooling.MEAN
+    max_length: int = 512
+    prefix: str = ""
+    dtype: str = "float32"
+    keep_tokens: bool = False
+
+    def __post_init__(self):
+        if not self.layers:
+            raise ValueError("EncodeSpec.layers must name at least one hidden_states index")
+        if any(layer < 0 for layer in self.layers):
+            raise ValueError(f"layers must be absolute hidden_states indices >= 0, got {self.layers}")
+        if self.dtype not in ("float32", "float16"):
+            raise ValueError(f"dtype must be float32 or float16, got {self.dtype!r}")
+
+    def with_layers(self, layers: tuple[int, ...]) -> "EncodeSpec":
+        return EncodeSpec(layers, self.pooling, self.max_length, self.prefix, self.dtype, self.keep_tokens)
+
+    def key_fields(self) -> dict:
+        return {
+            "pooling": self.pooling.value,
+            "max_length": self.max_length,
+            "prefix": self.prefix,
+            "dtype": self.dtype,
+            "keep_tokens": self.keep_tokens,
+        }
+
+
+@dataclass(frozen=True)
+class Score:
+    """One number a task computed for one language (and optionally one subset of it)."""
+
+    metric: str
+    value: float
+    n: int
+    subset: str = ""
+    extra: dict = field(default_factory=dict, compare=False)

@@ -1,0 +1,1 @@
+"""Alignment methods: one small file each, registered with `bench.registry.method`."""

@@ -1,0 +1,64 @@
+"""Orthogonal Procrustes ("Rotation"): map each language onto the pivot (English) space.
+
+Aldarmaki & Diab (2019), "Context-Aware Cross-Lingual Mapping", NAACL; Schuster et al. (2019),
+"Cross-Lingual Alignment of Contextual Word Embeddings", NAACL. W = argmin ||X W - Y||_F over
+orthogonal W, solved in closed form by SVD (scipy.linalg.orthogonal_procrustes), fitted per
+language on anchor pairs: parallel sentences (mean-pooled) or dictionary words (encoded alone).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import orthogonal_procrustes
+
+from bench.alignment import AlignmentData, MissingResourceError
+from bench.registry import method
+from bench.specs import Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
+
+ANCHOR_RESOURCES = {"parallel": Resource.PARALLEL_SENTENCES, "dictionary": Resource.BILINGUAL_LEXICON}
+
+
+@method(MethodSpec(
+    name="procrustes",
+    category=Category.A,
+    version="1",
+    citation="Aldarmaki & Diab 2019 (NAACL); Schuster et al. 2019 (NAACL)",
+    mode=Mode.OFFLINE,
+    signal=Signal.PARALLEL_CORPUS,
+    word_alignment=WordAlignmentSource.NOT_APPLICABLE,
+    level=Level.SENTENCE,
+    summary="orthogonal map per language onto English, fitted on anchors",
+))
+@dataclass
+class Procrustes:
+    anchors: str = "parallel"
+    max_pairs: int = 2000
+
+    def __post_init__(self):
+        if self.anchors not in ANCHOR_RESOURCES:
+            raise ValueError(f"procrustes: anchors must be one of {sorted(ANCHOR_RESOURCES)}, got {self.anchors!r}")
+
+    def needs(self) -> frozenset:
+        return frozenset({ANCHOR_RESOURCES[self.anchors]})
+
+    def fit(self, data: AlignmentData) -> "Procrustes":
+        self.pivot_ = data.pivot
+        self.rotations_ = {}
+        for lang in data.languages:
+            if lang == data.pivot:
+                continue
+            if lang not in data.pairs:
+                raise MissingResourceError(f"procrustes: no {self.anchors} anchors for {lang}-{data.pivot}")
+            X, Y = data.pairs[lang]
+            rotation, _ = orthogonal_procrustes(np.asarray(X, np.float64), np.asarray(Y, np.float64))
+            self.rotations_[lang] = rotation.astype(np.float32)
+        return self
+
+    def transform(self, X: np.ndarray, lang: str) -> np.ndarray:
+        if lang == str(self.pivot_):
+            return X
+        if lang not in self.rotations_:
+            raise KeyError(f"procrustes was not fitted for language {lang!r} (fitted: {sorted(self.rotations_)})")
+        return X @ self.rotations_[lang]

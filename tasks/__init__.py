@@ -1,0 +1,1 @@
+"""Task adapters: one file per task, registered with `bench.registry.task`."""

@@ -1,0 +1,49 @@
+"""Anchors and other training text must never contain evaluation items."""
+
+import pytest
+
+from bench import registry
+from bench.anchors import (dictionary_pairs, evaluation_texts, monolingual_sentences, normalize_text,
+                           parallel_sentences)
+
+LANGS_WITH_PARALLEL = ["ar", "de", "es", "fr", "ru", "tr", "zh"]
+
+
+@pytest.fixture(scope="module")
+def banned(data_dir):
+    return evaluation_texts(data_dir, tuple(sorted(registry.tasks())))
+
+
+def test_evaluation_texts_cover_every_task_language(banned):
+    assert {"en", "de", "zh", "ar"} <= set(banned)
+    assert len(banned["en"]) > 20000  # Tatoeba + BUCC + STS English sides
+
+
+@pytest.mark.parametrize("lang", LANGS_WITH_PARALLEL)
+def test_parallel_anchors_share_nothing_with_evaluation_data(data_dir, banned, lang):
+    pairs = parallel_sentences(data_dir, lang, 10**6, banned)
+    assert pairs.pairs
+    assert not {normalize_text(a) for a, _ in pairs.pairs} & banned.get(lang, frozenset())
+    assert not {normalize_text(b) for _, b in pairs.pairs} & banned["en"]
+
+
+def test_the_guard_actually_removes_overlap(data_dir, banned):
+    # The Anki ar-en export shares short English sentences ("Hi.") with Tatoeba/STS English sides.
+    unfiltered = parallel_sentences(data_dir, "ar", 10**6, {})
+    filtered = parallel_sentences(data_dir, "ar", 10**6, banned)
+    assert filtered.dropped_for_overlap > 0
+    assert len(filtered.pairs) < len(unfiltered.pairs)
+
+
+@pytest.mark.parametrize("lang", ["en", "hi", "de"])
+def test_monolingual_text_shares_nothing_with_evaluation_data(data_dir, banned, lang):
+    texts = monolingual_sentences(data_dir, lang, 10**6, banned)
+    assert not {normalize_text(a) for a, _ in texts.pairs} & banned.get(lang, frozenset())
+
+
+def test_dictionary_anchors_exclude_muse_test_words(data_dir):
+    pairs = dictionary_pairs(data_dir, "de", 10**6, {})
+    test_words = set()
+    for path in (data_dir / "dictionaries" / "muse_test_annotated").glob("de-en.*.txt"):
+        test_words.update(line.split("\t")[0] for line in path.read_text(encoding="utf-8").splitlines() if line)
+    assert test_words and not {a for a, _ in pairs.pairs} & test_words

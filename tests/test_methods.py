@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+from bench import registry
+from bench.alignment import AlignmentData, MissingResourceError, fitted_state, restore_state
+from bench.artifacts import ArtifactStore
+from bench.grid import instantiate
+from methods.normalization import Normalization
+from methods.procrustes import Procrustes
+from tests.helpers import planted_rotation
+
+
+def _data(n=200, dim=16, seed=0) -> AlignmentData:
+    rng = np.random.default_rng(seed)
+    Y = rng.normal(size=(n, dim)).astype(np.float32)
+    X = Y @ planted_rotation("de", dim).T  # de = en rotated; the map back is the rotation itself
+    mono = {"de": X + 3.0, "en": Y * 2.0 - 1.0}
+    return AlignmentData("en", ("de", "en"), pairs={"de": (X, Y)}, monolingual=mono)
+
+
+def test_procrustes_recovers_a_planted_rotation():
+    data = _data()
+    fitted = Procrustes().fit(data)
+    np.testing.assert_allclose(fitted.rotations_["de"], planted_rotation("de"), atol=1e-5)
+    X, Y = data.pairs["de"]
+    np.testing.assert_allclose(fitted.transform(X, "de"), Y, atol=1e-4)
+    np.testing.assert_array_equal(fitted.transform(Y, "en"), Y)
+
+
+def test_procrustes_with_noise_still_close():
+    data = _data(n=500)
+    X, Y = data.pairs["de"]
+    noisy = AlignmentData("en", ("de", "en"), pairs={"de": (X + 0.05 * np.random.default_rng(1).normal(size=X.shape), Y)})
+    assert np.abs(Procrustes().fit(noisy).rotations_["de"] - planted_rotation("de")).max() < 0.05
+
+
+def test_normalization_standardises_each_language():
+    data = _data()
+    fitted = Normalization().fit(data)
+    for lang in ("de", "en"):
+        out = fitted.transform(data.monolingual[lang], lang)
+        np.testing.assert_allclose(out.mean(0), 0, atol=1e-4)
+        np.testing.assert_allclose(out.std(0), 1, atol=1e-3)
+
+
+@pytest.mark.parametrize("name", sorted(registry.methods()))
+def test_method_contract(name):
+    entry = registry.get_method(name)
+    data = _data()
+    first = instantiate(entry, ())
+    assert first.fit(data) is first  # fit returns self
+    X = data.monolingual["de"]
+    out = first.transform(X, "de")
+    assert out.shape == X.shape and out.dtype == np.float32
+    second = instantiate(entry, ()).fit(data)
+    np.testing.assert_array_equal(second.transform(X, "de"), out)  # deterministic
+    # the fitted state survives the artifact store (npz, no pickle)
+    store = ArtifactStore(__import__("tempfile").mkdtemp())
+    store.save("k", fitted_state(first), {})
+    restored = restore_state(instantiate(entry, ()), store.load("k"))
+    np.testing.assert_array_equal(restored.transform(X, "de"), out)
+
+
+def test_missing_resources_give_clear_errors():
+    with pytest.raises(MissingResourceError, match="no parallel anchors for de-en"):
+        Procrustes().fit(AlignmentData("en", ("de", "en")))
+    with pytest.raises(MissingResourceError, match="no monolingual text for de"):
+        Normalization().fit(AlignmentData("en", ("de", "en")))
+    with pytest.raises(ValueError, match="anchors must be one of"):
+        Procrustes(anchors="telepathy")

@@ -1,0 +1,121 @@
+"""Runner behaviour with a toy encoder on hand-written fixture data (no model, no real data)."""
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bench.grid import GridError, load_grid
+from bench.results import ResultStore, read_jsonl
+from bench.runner import Runner, RunOptions
+from tests.helpers import ToyEncoder, write_fixture_data
+
+GRID = """
+name = "toy"
+seeds = [0, 1]
+[[encoders]]
+name = "toy"
+layers = [1, 2]
+[[methods]]
+name = "original"
+[[methods]]
+name = "procrustes"
+params = { max_pairs = 30 }
+[[methods]]
+name = "normalization"
+params = { max_sentences = 30 }
+[[tasks]]
+name = "tatoeba"
+[[tasks]]
+name = "sts"
+"""
+
+
+def _runner(tmp_path: Path, encoder: ToyEncoder, tracking_uri: str | None = None) -> Runner:
+    grid_file = tmp_path / "grid.toml"
+    grid_file.write_text(GRID)
+    data = tmp_path / "data"
+    if not data.exists():
+        write_fixture_data(data)
+    options = RunOptions(data_dir=data, out_dir=tmp_path / "out", cache_dir=tmp_path / "cache", tracking_uri=tracking_uri,
+                         progress=False)
+    return Runner(load_grid(grid_file), options, lambda name, batch: encoder)
+
+
+def _row_keys(tmp_path):
+    return [(r["cell_id"], r["metric"], r["subset"]) for r in read_jsonl(tmp_path / "out" / "results.jsonl")]
+
+
+def test_full_grid_then_failing_cells_are_recorded_and_the_grid_goes_on(tmp_path):
+    summary = _runner(tmp_path, ToyEncoder()).run()
+    # 2 layers x 3 methods x (tatoeba de, fr + sts en-en) x 2 seeds = 36 cells
+    assert summary.planned == 36
+    # the fixture has no fr-en parallel data and no French monolingual text: procrustes and
+    # normalization fail for fr (2 layers x 2 seeds each); every other cell succeeds
+    assert summary.failed == 8 and summary.done == 28
+    errors = read_jsonl(tmp_path / "out" / "errors.jsonl")
+    assert {e["language"] for e in errors} == {"fr"} and {e["method_label"].split("[")[0] for e in errors} == {"procrustes", "normalization"}
+    assert all("fr" in e["message"] and e["traceback"] for e in errors)
+    keys = _row_keys(tmp_path)
+    assert len(keys) == len(set(keys))
+
+
+def test_interrupted_grid_resumes_without_losing_or_duplicating_rows(tmp_path):
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    _runner(reference, ToyEncoder()).run()
+    expected = sorted(_row_keys(reference))
+
+    with pytest.raises(KeyboardInterrupt):
+        _runner(tmp_path, ToyEncoder(fail_after=3)).run()
+    partial = _row_keys(tmp_path)
+    assert 0 < len(partial) < len(expected)
+    resumed = _runner(tmp_path, ToyEncoder()).run()
+    assert resumed.skipped > 0
+    assert sorted(_row_keys(tmp_path)) == expected
+    again = _runner(tmp_path, ToyEncoder(fail_after=0, exception=AssertionError)).run()
+    assert again.done == 0 and again.encoder_calls == 0
+
+
+def test_rows_follow_the_public_schema(tmp_path):
+    _runner(tmp_path, ToyEncoder()).run()
+    rows = ResultStore(tmp_path / "out").rows()
+    required = {"task", "protocol", "language", "method", "category", "encoder", "layer", "seed", "metric", "value", "n",
+                "fit_seconds", "eval_seconds", "versions", "protocol_detail", "is_main", "kind", "cell_id"}
+    assert all(required <= set(row) for row in rows)
+    tatoeba = [r for r in rows if r["task"] == "tatoeba" and r["is_main"]]
+    assert Counter(r["metric"] for r in tatoeba) == {"p1_en_to_xx": len(tatoeba)}
+    assert all(r["protocol_detail"]["layer"] == r["layer"] for r in rows)
+    procrustes = next(r for r in rows if r["method"] == "procrustes" and r["language"] == "de")
+    assert procrustes["anchors"]["parallel_sentences:de"]["n"] == 30
+
+
+def test_mlflow_mirror_has_a_parent_and_nested_runs(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    summary = _runner(tmp_path, ToyEncoder(), tracking_uri=uri).run()
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("alignbench/toy")
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    parents = [r for r in runs if r.data.tags.get("alignbench.kind") == "grid"]
+    cells = [r for r in runs if r.data.tags.get("alignbench.kind") == "cell"]
+    assert len(parents) == 1 and len(cells) == summary.planned
+    assert all(c.data.tags["mlflow.parentRunId"] == parents[0].info.run_id for c in cells)
+    assert sum(c.info.status == "FAILED" for c in cells) == summary.failed
+    ok = next(c for c in cells if c.info.status == "FINISHED" and c.data.tags["task"] == "tatoeba")
+    assert "p1_en_to_xx" in ok.data.metrics and ok.data.tags["category"] in {"a", "d", "control"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ('name="x"\nbogus=1\n', r"unknown key\(s\) \['bogus'\]"),
+    ('[[encoders]]\nname="toy"\nlayers=[1]\n[[methods]]\nname="procustes"\n[[tasks]]\nname="sts"\n', "did you mean 'procrustes'"),
+    ('[[encoders]]\nname="toy"\nlayers=[1]\n[[methods]]\nname="procrustes"\nparams={max_pair=3}\n[[tasks]]\nname="sts"\n',
+     "unknown parameter 'max_pair'; did you mean 'max_pairs'"),
+    ('[[encoders]]\nname="toy"\n[[methods]]\nname="original"\n[[tasks]]\nname="sts"\n', "needs 'layers'"),
+])
+def test_grid_validation(tmp_path, text, message):
+    path = tmp_path / "g.toml"
+    path.write_text(text)
+    with pytest.raises(GridError, match=message):
+        load_grid(path)

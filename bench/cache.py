@@ -1,7 +1,10 @@
-"""Content-addressed embedding cache: one entry per (encoder, encode spec, layer, language, texts).
+"""Content-addressed embedding cache with one key per text.
 
-Entries are `.npy` arrays (no pickle) plus a JSON sidecar, written into a temporary directory
-and renamed into place, so an interrupted run never leaves a half-written entry behind.
+A vector's key is (format, encoder fingerprint, encode spec, layer, language, text): every input
+that can change it. Vectors sharing everything but the text live in one *bucket* folder as shards
+(`.npy` arrays, no pickle) each listed by a JSON file of text hashes; the JSON is written last, by
+an atomic rename, so an interrupted run never leaves a half-written shard visible. Overlapping text
+lists (a slice of a test set, the two sides of different anchor sets) reuse each other's vectors.
 """
 
 from __future__ import annotations
@@ -9,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -19,61 +22,83 @@ import numpy as np
 from bench.encoders.base import Embeddings, Encoder
 from bench.specs import EncodeSpec
 
-CACHE_FORMAT = "1"
+CACHE_FORMAT = "2"
+_TOKEN_ARRAYS = ("tokens", "lengths", "offsets")
 
 
-def texts_digest(texts: Sequence[str]) -> str:
-    return hashlib.sha256(json.dumps(list(texts), ensure_ascii=False).encode("utf-8")).hexdigest()
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def cache_key(fingerprint: str, spec: EncodeSpec, layer: int, lang: str, texts: Sequence[str]) -> str:
-    payload = {
-        "format": CACHE_FORMAT,
-        "encoder": fingerprint,
-        "spec": spec.key_fields(),
-        "layer": layer,
-        "lang": lang,
-        "texts": texts_digest(texts),
-    }
+def bucket_key(fingerprint: str, spec: EncodeSpec, layer: int, lang: str) -> str:
+    payload = {"format": CACHE_FORMAT, "encoder": fingerprint, "spec": spec.key_fields(), "layer": layer, "lang": lang}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def cache_key(fingerprint: str, spec: EncodeSpec, layer: int, lang: str, text: str) -> str:
+    """The full key of one vector (bucket + text)."""
+    return hashlib.sha256(f"{bucket_key(fingerprint, spec, layer, lang)}:{text_hash(text)}".encode()).hexdigest()
+
+
+@dataclass
+class _Shard:
+    arrays: dict[str, np.ndarray]
+    token_starts: np.ndarray | None
+
+
+class _Bucket:
+    """All shards of one (encoder, spec, layer, language); text hash -> (shard, row)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.rows: dict[str, tuple[str, int]] = {}
+        self.shards: dict[str, _Shard] = {}
+        if folder.is_dir():
+            for listing in sorted(folder.glob("*.json")):
+                self._add(listing.stem, json.loads(listing.read_text())["texts"])
+
+    def _add(self, shard: str, hashes: list[str]) -> None:
+        for row, key in enumerate(hashes):
+            self.rows.setdefault(key, (shard, row))
+
+    def shard(self, name: str) -> _Shard:
+        if name not in self.shards:
+            arrays = {f.name.split(".")[1]: np.load(f, mmap_mode="r", allow_pickle=False)
+                      for f in self.folder.glob(f"{name}.*.npy")}
+            starts = np.concatenate([[0], np.cumsum(arrays["lengths"])]) if "lengths" in arrays else None
+            self.shards[name] = _Shard(arrays, starts)
+        return self.shards[name]
+
+    def write(self, hashes: list[str], arrays: dict[str, np.ndarray], meta: dict) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = uuid.uuid4().hex[:16]
+        for key, array in arrays.items():
+            tmp = self.folder / f".{name}.{key}.tmp.npy"
+            np.save(tmp, np.ascontiguousarray(array), allow_pickle=False)
+            os.replace(tmp, self.folder / f"{name}.{key}.npy")
+        tmp = self.folder / f".{name}.json.tmp"
+        tmp.write_text(json.dumps({"texts": hashes, "meta": meta}, sort_keys=True))
+        os.replace(tmp, self.folder / f"{name}.json")
+        self._add(name, hashes)
 
 
 class EmbeddingCache:
     def __init__(self, root: Path):
         self.root = Path(root) / "embeddings"
+        self._buckets: dict[str, _Bucket] = {}
 
-    def _dir(self, key: str) -> Path:
-        return self.root / key[:2] / key
-
-    def load(self, key: str) -> dict[str, np.ndarray] | None:
-        entry = self._dir(key)
-        if not (entry / "meta.json").is_file():
-            return None
-        return {f.stem: np.load(f, mmap_mode="r", allow_pickle=False) for f in entry.glob("*.npy")}
-
-    def store(self, key: str, arrays: dict[str, np.ndarray], meta: dict) -> None:
-        entry = self._dir(key)
-        if (entry / "meta.json").is_file():
-            return
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=entry.parent))
-        try:
-            for name, array in arrays.items():
-                np.save(staging / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
-            (staging / "meta.json").write_text(json.dumps(meta, sort_keys=True))
-            try:
-                os.replace(staging, entry)
-            except OSError:  # another process stored the same entry first
-                pass
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    def bucket(self, key: str) -> _Bucket:
+        if key not in self._buckets:
+            self._buckets[key] = _Bucket(self.root / key[:2] / key)
+        return self._buckets[key]
 
 
 class CachedEncoder:
-    """An Encoder that reads the cache first and, on a miss, encodes every prefetch layer at once.
+    """An Encoder that reads the cache first and encodes only the texts it lacks.
 
-    `prefetch_layers` lets one forward pass fill the cache for all layers a grid will ask for.
-    `encoder_calls` counts how often the wrapped encoder actually ran.
+    On a miss it encodes the missing texts once for every `prefetch_layers` layer too, so one
+    forward pass fills the cache for all layers a grid will ask for. `encoder_calls` counts how
+    often the wrapped encoder actually ran.
     """
 
     def __init__(self, base: Encoder, cache: EmbeddingCache, prefetch_layers: Sequence[int] = (), progress: bool = False):
@@ -95,32 +120,55 @@ class CachedEncoder:
     def num_layers(self) -> int:
         return self.base.num_layers
 
+    def _bucket(self, spec: EncodeSpec, layer: int, lang: str) -> _Bucket:
+        return self.cache.bucket(bucket_key(self.fingerprint, spec, layer, lang))
+
     def encode(self, texts: Sequence[str], lang: str, spec: EncodeSpec) -> Embeddings:
         texts = list(texts)
-        wanted = set(spec.layers)
-        candidates = sorted(wanted | {l for l in self.prefetch_layers if l <= self.num_layers})
-        keys = {layer: cache_key(self.fingerprint, spec, layer, lang, texts) for layer in candidates}
-        found = {layer: self.cache.load(keys[layer]) for layer in candidates}
-        missing = [layer for layer in candidates if found[layer] is None]
-        if any(layer in wanted for layer in missing):
-            self.encoder_calls += 1
-            kwargs = {"progress": self.progress} if self.progress else {}
-            fresh = self.base.encode(texts, lang, spec.with_layers(tuple(missing)), **kwargs)
-            for layer in missing:
-                arrays = {"pooled": fresh.pooled[layer]}
-                if spec.keep_tokens:
-                    arrays.update(tokens=fresh.tokens[layer], lengths=fresh.lengths, offsets=fresh.offsets)
-                meta = {"encoder": self.name, "fingerprint": self.fingerprint, "layer": layer, "lang": lang,
-                        "n": len(texts), **spec.key_fields(), "format": CACHE_FORMAT}
-                self.cache.store(keys[layer], arrays, meta)
-                found[layer] = arrays
-        entries = {layer: found[layer] for layer in spec.layers}
-        first = entries[spec.layers[0]]
+        hashes = [text_hash(t) for t in texts]
+        layers = sorted(set(spec.layers) | {l for l in self.prefetch_layers if l <= self.num_layers})
+        missing = {layer: {h for h in hashes if h not in self._bucket(spec, layer, lang).rows} for layer in layers}
+        if any(missing[layer] for layer in spec.layers):
+            self._fill(texts, hashes, lang, spec, [layer for layer in layers if missing[layer]],
+                       set().union(*missing.values()))
+        return self._assemble(hashes, lang, spec)
+
+    def _fill(self, texts, hashes, lang, spec, layers, todo: set[str]) -> None:
+        chosen = list({h: t for h, t in zip(hashes, texts) if h in todo}.items())
+        self.encoder_calls += 1
+        kwargs = {"progress": self.progress} if self.progress else {}
+        fresh = self.base.encode([t for _, t in chosen], lang, spec.with_layers(tuple(layers)), **kwargs)
+        for layer in layers:
+            arrays = {"pooled": fresh.pooled[layer]}
+            if spec.keep_tokens:
+                arrays.update(tokens=fresh.tokens[layer], lengths=fresh.lengths, offsets=fresh.offsets)
+            meta = {"encoder": self.name, "fingerprint": self.fingerprint, "layer": layer, "lang": lang,
+                    "n": len(chosen), **spec.key_fields(), "format": CACHE_FORMAT}
+            self._bucket(spec, layer, lang).write([h for h, _ in chosen], arrays, meta)
+
+    def _assemble(self, hashes: list[str], lang: str, spec: EncodeSpec) -> Embeddings:
+        pooled, tokens, lengths, offsets = {}, {}, None, None
+        for layer in spec.layers:
+            bucket = self._bucket(spec, layer, lang)
+            places = [bucket.rows[h] for h in hashes]
+            by_shard: dict[str, list[int]] = {}
+            for position, (shard, _) in enumerate(places):
+                by_shard.setdefault(shard, []).append(position)
+            first = bucket.shard(places[0][0]).arrays["pooled"]
+            out = np.empty((len(hashes), first.shape[1]), first.dtype)
+            for shard, positions in by_shard.items():
+                out[positions] = bucket.shard(shard).arrays["pooled"][[places[p][1] for p in positions]]
+            pooled[layer] = out
+            if spec.keep_tokens:
+                parts = {name: [] for name in _TOKEN_ARRAYS}
+                for shard_name, row in places:
+                    shard = bucket.shard(shard_name)
+                    start, stop = shard.token_starts[row], shard.token_starts[row + 1]
+                    parts["tokens"].append(shard.arrays["tokens"][start:stop])
+                    parts["offsets"].append(shard.arrays["offsets"][start:stop])
+                    parts["lengths"].append(stop - start)
+                tokens[layer] = np.concatenate(parts["tokens"])
+                lengths, offsets = np.array(parts["lengths"], np.int64), np.concatenate(parts["offsets"])
         if not spec.keep_tokens:
-            return Embeddings(pooled={l: np.asarray(e["pooled"]) for l, e in entries.items()})
-        return Embeddings(
-            pooled={l: np.asarray(e["pooled"]) for l, e in entries.items()},
-            tokens={l: np.asarray(e["tokens"]) for l, e in entries.items()},
-            lengths=np.asarray(first["lengths"]),
-            offsets=np.asarray(first["offsets"]),
-        )
+            return Embeddings(pooled=pooled)
+        return Embeddings(pooled=pooled, tokens=tokens, lengths=lengths, offsets=offsets)

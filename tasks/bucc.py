@@ -7,6 +7,8 @@ applied to the other half. Only the BUCC "sample" split is available locally, so
 halves by a hash of the source sentence id (gold-linked English sentences follow their source
 sentence, other English sentences are split by a hash of their own id). Both directions
 (tune on A / test on B and tune on B / test on A) are run; reported F1/P/R are their average.
+There is no hub fallback: the hub copies known to us (e.g. mteb/bucc-bitext-mining) keep only the
+gold pairs, not the comparable corpora that mining needs, so they cannot give this protocol.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ Which column holds which language is not fixed across tracks (track2 ar-en puts 
 track4a es-en puts Spanish first), so each column's language is identified once per file with
 py3langid restricted to the file's two languages, by majority vote (>= 90 % of lines required).
 Protocol: mean-pooled layer-L states, cosine of the two sentence vectors vs gold; Spearman (main)
-and Pearson x 100. Each (language pair, track) is one subset.
+and Pearson x 100. Each (language pair, track) is one subset. Without a local `sts/` folder the STS17
+pairs are read from the pinned hub copy `mteb/sts17-crosslingual-sts` (subset name `sts17-hub`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from bench.registry import task
 from bench.specs import EncodeSpec, Level, Score, TaskSpec
 from bench.taskapi import TaskContext
 from bench.textio import DataFormatError, read_lines, require_file, split_columns
-from tasks._common import embed, sentence_protocol, sentence_spec, subdir
+from tasks import _hub
+from tasks._common import embed, sentence_protocol, sentence_spec
 
 _STS17_INPUT = re.compile(r"^STS\.input\.(?P<track>[^.]+)\.(?P<l1>[a-z]{2,3})-(?P<l2>[a-z]{2,3})\.txt$")
 MIN_LANGUAGE_AGREEMENT = 0.9
@@ -126,8 +128,25 @@ def find_sts(root: Path) -> dict[str, list[StsSubset]]:
     return found
 
 
+def _from_hub(data_dir: Path) -> dict[str, list[StsSubset]]:
+    """STS17 from the pinned hub copy; its config 'l1-l2' puts l1 in sentence1 and l2 in sentence2."""
+    local = str(Path(data_dir) / "sts")
+    found = {}
+    for config in _hub.configs(_hub.STS17, local):
+        l1, l2 = (normalize_language(c) for c in config.split("-"))
+        pairs = _hub.rows(_hub.STS17, config, local)
+        found[f"{l1}-{l2}"] = [StsSubset(f"{l1}-{l2}", "sts17-hub", l1, l2, [r["sentence1"] for r in pairs],
+                                         [r["sentence2"] for r in pairs], np.array([float(r["score"]) for r in pairs]))]
+    return found
+
+
+def sts_subsets(data_dir: Path) -> dict[str, list[StsSubset]]:
+    root = Path(data_dir) / "sts"
+    return find_sts(root) if root.is_dir() else _from_hub(data_dir)
+
+
 def load_sts(data_dir: Path, pair: str) -> list[StsSubset]:
-    found = find_sts(subdir(data_dir, "sts"))
+    found = sts_subsets(data_dir)
     if pair not in found:
         raise KeyError(f"no STS data for {pair!r} in {data_dir / 'sts'} (found {sorted(found)})")
     return found[pair]
@@ -148,7 +167,7 @@ def load_sts(data_dir: Path, pair: str) -> list[StsSubset]:
 @dataclass(frozen=True)
 class Sts:
     def languages(self, data_dir: Path) -> list[str]:
-        return sorted(find_sts(subdir(data_dir, "sts")))
+        return sorted(sts_subsets(data_dir))
 
     def cell_languages(self, language: str) -> tuple[str, ...]:
         return tuple(dict.fromkeys(language.split("-")))
@@ -162,7 +181,7 @@ class Sts:
 
     def evaluation_texts(self, data_dir: Path) -> dict[str, set[str]]:
         texts: dict[str, set[str]] = {}
-        for subsets in find_sts(subdir(data_dir, "sts")).values():
+        for subsets in sts_subsets(data_dir).values():
             for s in subsets:
                 texts.setdefault(s.first_lang, set()).update(s.first)
                 texts.setdefault(s.second_lang, set()).update(s.second)

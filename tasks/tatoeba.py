@@ -1,7 +1,8 @@
 """Tatoeba sentence retrieval, XTREME protocol (Hu et al. 2020; data: Artetxe & Schwenk 2019).
 
 Data: LASER `tatoeba.<xxx>-eng.{<xxx>,eng}` files (1,000 line-aligned pairs per language), found by
-file name; ISO 639-3 codes are normalised (deu -> de, cmn -> zh).
+file name; ISO 639-3 codes are normalised (deu -> de, cmn -> zh). Without a local `tatoeba/` folder
+the same pairs are read from the pinned hub copy `mteb/tatoeba-bitext-mining`.
 Protocol: mean-pooled layer-L states (special tokens included, no prefix), cosine 1-nearest
 neighbour over the whole other side. Main: English queries searching the other side (en->xx);
 xx->en is reported too. Metric: P@1 x 100 (= accuracy).
@@ -22,7 +23,8 @@ from bench.retrieval import nearest_neighbour
 from bench.specs import EncodeSpec, Level, Score, TaskSpec
 from bench.taskapi import TaskContext
 from bench.textio import read_aligned
-from tasks._common import embed, sentence_protocol, sentence_spec, subdir
+from tasks import _hub
+from tasks._common import embed, sentence_protocol, sentence_spec
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,29 @@ def find_tatoeba(root: Path) -> dict[str, TatoebaFiles]:
     return found
 
 
+def _hub_configs(data_dir: Path) -> dict[str, str]:
+    """Language -> hub config name ('deu-eng'), for a data root without a tatoeba/ folder."""
+    return {normalize_language(c.split("-")[0]): c for c in _hub.configs(_hub.TATOEBA, str(data_dir / "tatoeba"))
+            if c.endswith("-eng")}
+
+
+def tatoeba_languages(data_dir: Path) -> list[str]:
+    root = Path(data_dir) / "tatoeba"
+    return sorted(find_tatoeba(root) if root.is_dir() else _hub_configs(data_dir))
+
+
 def load_tatoeba(data_dir: Path, lang: str) -> tuple[list[str], list[str]]:
-    files = find_tatoeba(subdir(data_dir, "tatoeba"))
+    """(other side, English side), line-aligned: from the LASER files, else the pinned hub copy."""
+    root = Path(data_dir) / "tatoeba"
+    if not root.is_dir():
+        config = _hub_configs(data_dir).get(lang)
+        if config is None:
+            raise KeyError(f"no Tatoeba data for {lang!r} locally ({root}) or on the hub")
+        pairs = _hub.rows(_hub.TATOEBA, config, str(root))
+        return [r["sentence1"] for r in pairs], [r["sentence2"] for r in pairs]
+    files = find_tatoeba(root)
     if lang not in files:
-        raise KeyError(f"no Tatoeba files for {lang!r} in {data_dir / 'tatoeba'} (found {sorted(files)})")
+        raise KeyError(f"no Tatoeba files for {lang!r} in {root} (found {sorted(files)})")
     f = files[lang]
     return read_aligned(f.other, f.english, "Tatoeba pair file")
 
@@ -70,7 +91,7 @@ class Tatoeba:
     limit: int | None = None  # first N pairs only (smoke tests); None = the full test set
 
     def languages(self, data_dir: Path) -> list[str]:
-        return sorted(find_tatoeba(subdir(data_dir, "tatoeba")))
+        return tatoeba_languages(data_dir)
 
     def cell_languages(self, language: str) -> tuple[str, ...]:
         return (language, PIVOT)

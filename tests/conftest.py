@@ -5,6 +5,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Tests never touch the network: hub clients fail fast instead of retrying.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:

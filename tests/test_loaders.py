@@ -93,8 +93,43 @@ def test_tatoeba_missing_side(tmp_path):
         load_tatoeba(tmp_path, "de")
 
 
-def test_missing_task_folder(tmp_path):
+def test_missing_task_folder_without_hub_fallback(tmp_path):
     with pytest.raises(FileNotFoundError, match="task data folder missing"):
+        Bucc().languages(tmp_path)
+
+
+def test_missing_local_copy_falls_back_to_the_pinned_hub_revision(tmp_path, monkeypatch):
+    import types
+
+    calls = []
+    fake = types.SimpleNamespace(
+        get_dataset_config_names=lambda path, revision: calls.append((path, revision)) or (
+            ["deu-eng"] if "tatoeba" in path else ["en-de"]),
+        load_dataset=lambda path, config, split, revision: calls.append((path, config, split, revision)) or (
+            [{"sentence1": "Hallo.", "sentence2": "Hello."}, {"sentence1": "Ja.", "sentence2": "Yes."}]
+            if config == "deu-eng" else
+            [{"sentence1": f"s{i}", "sentence2": f"t{i}", "score": float(i)} for i in range(4)]),
+    )
+    monkeypatch.setitem(__import__("sys").modules, "datasets", fake)
+    assert Tatoeba().languages(tmp_path) == ["de"]
+    assert load_tatoeba(tmp_path, "de") == (["Hallo.", "Ja."], ["Hello.", "Yes."])
+    assert ("mteb/tatoeba-bitext-mining", "deu-eng", "test", "9080400076fbadbb4c4dcb136ff4eddc40b42553") in calls
+    from tasks.sts import load_sts
+
+    subset = load_sts(tmp_path, "en-de")[0]
+    assert (subset.first_lang, subset.second_lang, subset.name, len(subset.gold)) == ("en", "de", "sts17-hub", 4)
+    assert any(c[-1] == "faeb762787bd10488a50c8b5be4a3b82e411949c" for c in calls)
+
+
+def test_hub_unreachable_gives_a_clear_error(tmp_path, monkeypatch):
+    import types
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("offline")
+
+    monkeypatch.setitem(__import__("sys").modules, "datasets",
+                        types.SimpleNamespace(get_dataset_config_names=offline, load_dataset=offline))
+    with pytest.raises(FileNotFoundError, match=r"no local copy at .*tatoeba and mteb/tatoeba-bitext-mining@9080400076fb"):
         Tatoeba().languages(tmp_path)
 
 

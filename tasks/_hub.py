@@ -1,0 +1,51 @@
+"""Hugging Face hub fallbacks, used only when the data root has no local copy of a task's data.
+
+Revisions are pinned (the ones MTEB pins), so a hub-loaded number refers to fixed data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class HubUnavailableError(FileNotFoundError):
+    pass
+
+
+@dataclass(frozen=True)
+class HubSource:
+    path: str
+    revision: str
+    split: str = "test"
+
+    def describe(self) -> str:
+        return f"{self.path}@{self.revision[:12]} ({self.split})"
+
+
+TATOEBA = HubSource("mteb/tatoeba-bitext-mining", "9080400076fbadbb4c4dcb136ff4eddc40b42553")
+STS17 = HubSource("mteb/sts17-crosslingual-sts", "faeb762787bd10488a50c8b5be4a3b82e411949c")
+
+
+def _fail(source: HubSource, local: str, error: Exception) -> HubUnavailableError:
+    return HubUnavailableError(
+        f"no local copy at {local} and {source.describe()} could not be loaded from the Hugging Face hub "
+        f"({type(error).__name__}: {error}); put the original files under the data root instead"
+    )
+
+
+def configs(source: HubSource, local: str) -> list[str]:
+    try:
+        import datasets
+
+        return sorted(datasets.get_dataset_config_names(source.path, revision=source.revision))
+    except Exception as error:
+        raise _fail(source, local, error) from error
+
+
+def rows(source: HubSource, config: str, local: str) -> list[dict]:
+    try:
+        import datasets
+
+        return list(datasets.load_dataset(source.path, config, split=source.split, revision=source.revision))
+    except Exception as error:
+        raise _fail(source, local, error) from error

@@ -29,9 +29,15 @@ def _parser() -> argparse.ArgumentParser:
     board.add_argument("--results", default="results/results.jsonl", help="results file (default results/results.jsonl)")
     board.add_argument("--out", default="leaderboard", help="output folder (default leaderboard)")
 
+    check = sub.add_parser("check-method", help="run the method contract checks on one method")
+    check.add_argument("name")
+    check.add_argument("--method-file", action="append", default=[], help="file defining the method")
+
     for name in ("methods", "tasks"):
         listing = sub.add_parser(name, help=f"list registered {name}")
         listing.add_argument("--method-file", action="append", default=[], help="extra file to register")
+        if name == "tasks":
+            listing.add_argument("--data", help="also list the languages found in this data root (or $ALIGNBENCH_DATA)")
     return parser
 
 
@@ -79,16 +85,24 @@ def _run(args) -> int:
     return 0
 
 
-def _listing(kind: str, extra: tuple[str, ...]) -> int:
+def _listing(kind: str, extra: tuple[str, ...], data: str | None = None) -> int:
     from bench import registry
 
     entries = registry.methods(extra) if kind == "methods" else registry.tasks(extra)
+    root = None
+    if kind == "tasks" and (data or os.environ.get("ALIGNBENCH_DATA")):
+        from bench.paths import data_dir
+
+        root = data_dir(data)
     for name, entry in sorted(entries.items()):
         s = entry.spec
         if kind == "methods":
-            print(f"{name:<16} ({s.category.value}) {s.mode.value}, signal: {s.signal.value}, level: {s.level.value} — {s.citation}")
+            uses = ", ".join(sorted(r.value for r in s.supervision)) or "nothing"
+            print(f"{name:<16} ({s.category.value}) {s.mode.value}, signal: {s.signal.value}, level: {s.level.value}, "
+                  f"uses: {uses} — {s.citation}")
         else:
-            print(f"{name:<16} {s.protocol} v{s.version}, main metric {s.main_metric} — {s.dataset}")
+            found = f"; languages: {' '.join(entry.cls().languages(root))}" if root else ""
+            print(f"{name:<16} {s.protocol} v{s.version}, main metric {s.main_metric} — {s.dataset}{found}")
     return 0
 
 
@@ -101,11 +115,19 @@ def main(argv: list[str] | None = None) -> int:
             written = _leaderboard(Path(args.results), Path(args.out))
             print("\n".join(str(p) for p in written))
             return 0
-        return _listing(args.command, tuple(args.method_file))
+        if args.command == "check-method":
+            from bench.contract import check_method
+            from bench.registry import get_method
+
+            for passed in check_method(get_method(args.name, tuple(args.method_file))):
+                print(f"ok  {passed}")
+            print(f"{args.name}: all contract checks passed")
+            return 0
+        return _listing(args.command, tuple(args.method_file), getattr(args, "data", None))
     except KeyboardInterrupt:
         print("interrupted: finished cells are saved; run the same command again to resume", file=sys.stderr)
         return 130
-    except (FileNotFoundError, ValueError, LookupError, RuntimeError) as error:
+    except (FileNotFoundError, ValueError, LookupError, RuntimeError, AssertionError) as error:
         if os.environ.get("ALIGNBENCH_DEBUG"):
             raise
         print(f"alignbench: error: {error}", file=sys.stderr)

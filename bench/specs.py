@@ -84,6 +84,7 @@ class MethodSpec:
     signal: Signal
     word_alignment: WordAlignmentSource
     level: Level
+    supervision: frozenset[Resource] = frozenset()  # every resource some configuration may consume
     summary: str = ""
 
 

@@ -25,6 +25,7 @@ from bench.specs import Category, Level, MethodSpec, Mode, Resource, Signal, Wor
     signal=Signal.NONE,
     word_alignment=WordAlignmentSource.NOT_APPLICABLE,
     level=Level.SENTENCE,
+    supervision=frozenset({Resource.MONOLINGUAL_TEXT}),
     summary="per-language centering and scaling, no anchors",
 ))
 @dataclass

@@ -29,6 +29,7 @@ ANCHOR_RESOURCES = {"parallel": Resource.PARALLEL_SENTENCES, "dictionary": Resou
     signal=Signal.PARALLEL_CORPUS,
     word_alignment=WordAlignmentSource.NOT_APPLICABLE,
     level=Level.SENTENCE,
+    supervision=frozenset({Resource.PARALLEL_SENTENCES, Resource.BILINGUAL_LEXICON}),
     summary="orthogonal map per language onto English, fitted on anchors",
 ))
 @dataclass

@@ -2,9 +2,8 @@ import numpy as np
 import pytest
 
 from bench import registry
-from bench.alignment import AlignmentData, MissingResourceError, fitted_state, restore_state
-from bench.artifacts import ArtifactStore
-from bench.grid import instantiate
+from bench.alignment import AlignmentData, MissingResourceError
+from bench.contract import check_method
 from methods.normalization import Normalization
 from methods.procrustes import Procrustes
 from tests.helpers import planted_rotation
@@ -45,20 +44,25 @@ def test_normalization_standardises_each_language():
 
 @pytest.mark.parametrize("name", sorted(registry.methods()))
 def test_method_contract(name):
-    entry = registry.get_method(name)
-    data = _data()
-    first = instantiate(entry, ())
-    assert first.fit(data) is first  # fit returns self
-    X = data.monolingual["de"]
-    out = first.transform(X, "de")
-    assert out.shape == X.shape and out.dtype == np.float32
-    second = instantiate(entry, ()).fit(data)
-    np.testing.assert_array_equal(second.transform(X, "de"), out)  # deterministic
-    # the fitted state survives the artifact store (npz, no pickle)
-    store = ArtifactStore(__import__("tempfile").mkdtemp())
-    store.save("k", fitted_state(first), {})
-    restored = restore_state(instantiate(entry, ()), store.load("k"))
-    np.testing.assert_array_equal(restored.transform(X, "de"), out)
+    assert len(check_method(registry.get_method(name))) == 7
+
+
+def test_contract_catches_a_broken_method(tmp_path):
+    broken = tmp_path / "broken.py"
+    broken.write_text(
+        "from dataclasses import dataclass\n"
+        "from bench.registry import method\n"
+        "from bench.specs import *\n"
+        "@method(MethodSpec('broken', Category.A, '1', 'x', Mode.OFFLINE, Signal.NONE,"
+        " WordAlignmentSource.NOT_APPLICABLE, Level.SENTENCE))\n"
+        "@dataclass\n"
+        "class Broken:\n"
+        "    def needs(self): return frozenset()\n"
+        "    def fit(self, data): return None\n"
+        "    def transform(self, X, lang): return X\n"
+    )
+    with pytest.raises(AssertionError, match="broken: fit returns self"):
+        check_method(registry.get_method("broken", (str(broken),)))
 
 
 def test_missing_resources_give_clear_errors():

@@ -124,7 +124,10 @@ class ResultStore:
         _atomic_append(self.path, [row.to_json() for row in rows])
 
     def append_error(self, row: ErrorRow) -> None:
-        _atomic_append(self.errors_path, [row.to_json()])
+        """Record a failed cell, once per distinct failure (a re-run failing the same way adds nothing)."""
+        seen = {(e["cell_id"], e["error_type"], e["message"]) for e in read_jsonl(self.errors_path)}
+        if (row.cell_id, row.error_type, row.message) not in seen:
+            _atomic_append(self.errors_path, [row.to_json()])
 
     def rows(self) -> list[dict]:
         """All rows, de-duplicated on (cell, metric, subset): the last one written wins."""

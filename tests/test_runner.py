@@ -58,6 +58,9 @@ def test_full_grid_then_failing_cells_are_recorded_and_the_grid_goes_on(tmp_path
     assert all("fr" in e["message"] and e["traceback"] for e in errors)
     keys = _row_keys(tmp_path)
     assert len(keys) == len(set(keys))
+    retry = _runner(tmp_path, ToyEncoder()).run()  # failed cells are retried; the same failure is logged once
+    assert retry.failed == 8 and retry.done == 0
+    assert len(read_jsonl(tmp_path / "out" / "errors.jsonl")) == len(errors)
 
 
 def test_interrupted_grid_resumes_without_losing_or_duplicating_rows(tmp_path):

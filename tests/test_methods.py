@@ -3,38 +3,29 @@ import pytest
 
 from bench import registry
 from bench.alignment import AlignmentData, MissingResourceError
-from bench.contract import check_method
+from bench.contract import check_method, synthetic_data
 from methods.normalization import Normalization
 from methods.procrustes import Procrustes
-from tests.helpers import planted_rotation
-
-
-def _data(n=200, dim=16, seed=0) -> AlignmentData:
-    rng = np.random.default_rng(seed)
-    Y = rng.normal(size=(n, dim)).astype(np.float32)
-    X = Y @ planted_rotation("de", dim).T  # de = en rotated; the map back is the rotation itself
-    mono = {"de": X + 3.0, "en": Y * 2.0 - 1.0}
-    return AlignmentData("en", ("de", "en"), pairs={"de": (X, Y)}, monolingual=mono)
 
 
 def test_procrustes_recovers_a_planted_rotation():
-    data = _data()
+    data, rotation = synthetic_data()
     fitted = Procrustes().fit(data)
-    np.testing.assert_allclose(fitted.rotations_["de"], planted_rotation("de"), atol=1e-5)
+    np.testing.assert_allclose(fitted.rotations_["de"], rotation, atol=1e-5)
     X, Y = data.pairs["de"]
     np.testing.assert_allclose(fitted.transform(X, "de"), Y, atol=1e-4)
     np.testing.assert_array_equal(fitted.transform(Y, "en"), Y)
 
 
 def test_procrustes_with_noise_still_close():
-    data = _data(n=500)
+    data, rotation = synthetic_data(n=500)
     X, Y = data.pairs["de"]
     noisy = AlignmentData("en", ("de", "en"), pairs={"de": (X + 0.05 * np.random.default_rng(1).normal(size=X.shape), Y)})
-    assert np.abs(Procrustes().fit(noisy).rotations_["de"] - planted_rotation("de")).max() < 0.05
+    assert np.abs(Procrustes().fit(noisy).rotations_["de"] - rotation).max() < 0.05
 
 
 def test_normalization_standardises_each_language():
-    data = _data()
+    data, _ = synthetic_data()
     fitted = Normalization().fit(data)
     for lang in ("de", "en"):
         out = fitted.transform(data.monolingual[lang], lang)

@@ -128,6 +128,7 @@ def find_sts(root: Path) -> dict[str, list[StsSubset]]:
     return found
 
 
+@functools.cache
 def _from_hub(data_dir: Path) -> dict[str, list[StsSubset]]:
     """STS17 from the pinned hub copy; its config 'l1-l2' puts l1 in sentence1 and l2 in sentence2."""
     local = str(Path(data_dir) / "sts")

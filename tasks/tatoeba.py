@@ -47,6 +47,7 @@ def find_tatoeba(root: Path) -> dict[str, TatoebaFiles]:
     return found
 
 
+@functools.cache
 def _hub_configs(data_dir: Path) -> dict[str, str]:
     """Language -> hub config name ('deu-eng'), for a data root without a tatoeba/ folder."""
     return {normalize_language(c.split("-")[0]): c for c in _hub.configs(_hub.TATOEBA, str(data_dir / "tatoeba"))

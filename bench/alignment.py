@@ -95,6 +95,10 @@ class AlignedEncoder:
     def num_layers(self) -> int:
         return self.base.num_layers
 
+    @property
+    def changes_vectors(self) -> bool:
+        return not getattr(self.aligner, "is_identity", False)
+
     def encode(self, texts: Sequence[str], lang: str, spec: EncodeSpec) -> Embeddings:
         if spec.layers != (self.layer,):
             raise ValueError(f"{self.name} was fitted at layer {self.layer}; asked for layers {spec.layers}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +108,7 @@ class CachedEncoder:
         self.prefetch_layers = tuple(prefetch_layers)
         self.progress = progress
         self.encoder_calls = 0
+        self.encode_seconds = 0.0  # time spent inside the wrapped encoder
 
     @property
     def name(self) -> str:
@@ -137,7 +139,9 @@ class CachedEncoder:
         chosen = list({h: t for h, t in zip(hashes, texts) if h in todo}.items())
         self.encoder_calls += 1
         kwargs = {"progress": self.progress} if self.progress else {}
+        start = time.perf_counter()
         fresh = self.base.encode([t for _, t in chosen], lang, spec.with_layers(tuple(layers)), **kwargs)
+        self.encode_seconds += time.perf_counter() - start
         for layer in layers:
             arrays = {"pooled": fresh.pooled[layer]}
             if spec.keep_tokens:

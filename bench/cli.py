@@ -74,8 +74,8 @@ def _run(args) -> int:
 
     summary = Runner(spec, options, factory).run()
     print(f"grid {spec.name!r}: {summary.planned} cells planned, {summary.skipped} already done, "
-          f"{summary.done} run, {summary.failed} failed; encoder ran {summary.encoder_calls} times; "
-          f"{summary.seconds:.1f} s")
+          f"{summary.done} run, {summary.failed} failed; encoder ran {summary.encoder_calls} times "
+          f"({summary.encode_seconds:.1f} s encoding); {summary.seconds:.1f} s")
     for line in summary.errors:
         print(f"  failed: {line}", file=sys.stderr)
     written = _leaderboard(results_dir / "results.jsonl", out / "leaderboard")

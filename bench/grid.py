@@ -30,6 +30,8 @@ class Choice:
     name: str
     params: tuple[tuple[str, object], ...] = ()
     languages: tuple[str, ...] = ()  # tasks only: restrict to these (empty = every language found)
+    layers: tuple[int, ...] = ()  # tasks only: restrict to these of the encoder's layers (empty = all)
+    seeds: tuple[int, ...] = ()  # tasks only: overrides the grid's seeds (e.g. 3 seeds for trained heads)
 
     @property
     def label(self) -> str:
@@ -109,7 +111,8 @@ def _choices(items: list, where: str, allowed: set[str]) -> tuple[Choice, ...]:
         params = item.get("params", {})
         if not isinstance(params, dict):
             raise GridError(f"{where}[{i}].params must be a table")
-        out.append(Choice(item["name"], tuple(sorted(params.items())), tuple(item.get("languages", ()))))
+        out.append(Choice(item["name"], tuple(sorted(params.items())), tuple(item.get("languages", ())),
+                          tuple(item.get("layers", ())), tuple(item.get("seeds", ()))))
     return tuple(out)
 
 
@@ -132,7 +135,7 @@ def load_grid(path: Path, extra_files: tuple[str, ...] = ()) -> GridSpec:
         name=raw.get("name", path.stem),
         encoders=tuple(encoders),
         methods=_choices(raw.get("methods", []), f"{path}: methods", {"name", "params"}),
-        tasks=_choices(raw.get("tasks", []), f"{path}: tasks", {"name", "params", "languages"}),
+        tasks=_choices(raw.get("tasks", []), f"{path}: tasks", {"name", "params", "languages", "layers", "seeds"}),
         seeds=tuple(raw.get("seeds", [0])),
         languages=tuple(raw.get("languages", [])),
     )
@@ -143,16 +146,31 @@ def load_grid(path: Path, extra_files: tuple[str, ...] = ()) -> GridSpec:
             instantiate(get_method(choice.name, extra_files), choice.params)
         except RegistryError as error:
             raise GridError(f"{path}: {error}") from None
+    all_layers = {layer for encoder in spec.encoders for layer in encoder.layers}
     for choice in spec.tasks:
         try:
             instantiate(get_task(choice.name, extra_files), choice.params)
         except RegistryError as error:
             raise GridError(f"{path}: {error}") from None
+        if set(choice.layers) - all_layers:
+            raise GridError(f"{path}: task {choice.name} asks for layers {sorted(set(choice.layers) - all_layers)} "
+                            f"that no encoder lists (encoders' layers: {sorted(all_layers)})")
     return spec
 
 
+def task_layers(choice: Choice, encoder: EncoderChoice) -> tuple[int, ...]:
+    return tuple(layer for layer in encoder.layers if not choice.layers or layer in choice.layers)
+
+
+def accepts(task, method_entry: Entry) -> bool:
+    """Whether a task can score a method (e.g. the fine-tune protocol needs trainable weights)."""
+    check = getattr(task, "accepts_method", None)
+    return check(method_entry.spec) if check else True
+
+
 def expand(spec: GridSpec, data_dir: Path, fingerprints: dict[str, str], extra_files: tuple[str, ...] = ()) -> list[Cell]:
-    """Every cell, ordered so that cells sharing an encoder and layer are adjacent (cache hits)."""
+    """Every cell a task accepts, ordered so that cells sharing an encoder and layer are adjacent (cache
+    hits) and the languages of one (method, task, seed) follow each other (a trained head is reused)."""
     cells = []
     for task_choice in spec.tasks:
         task = instantiate(get_task(task_choice.name, extra_files), task_choice.params)
@@ -164,10 +182,12 @@ def expand(spec: GridSpec, data_dir: Path, fingerprints: dict[str, str], extra_f
                 raise GridError(f"task {task_choice.name}: languages {unknown} not found in the data (found {found})")
             found = [lang for lang in found if lang in wanted or any(part in wanted for part in lang.split("-"))]
         for encoder in spec.encoders:
-            for layer in encoder.layers:
+            for layer in task_layers(task_choice, encoder):
                 for method_choice in spec.methods:
+                    if not accepts(task, get_method(method_choice.name, extra_files)):
+                        continue
                     for language in found:
-                        for seed in spec.seeds:
+                        for seed in task_choice.seeds or spec.seeds:
                             cells.append(Cell(encoder.name, fingerprints[encoder.name], layer, method_choice,
                                               task_choice, language, seed))
-    return sorted(cells, key=lambda c: (c.encoder, c.layer, c.method.label, c.task.label, c.language, c.seed))
+    return sorted(cells, key=lambda c: (c.encoder, c.layer, c.method.label, c.task.label, c.seed, c.language))

@@ -106,12 +106,16 @@ _CSS = """body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table.boa
 .board td:first-child,.board td:nth-child(2){text-align:left}h2{margin-top:2rem}"""
 
 
+_TRANSFER_NOTE = ("Main metric; macro average over test sets, mean ± sd over seeds. The baseline is each task's own "
+                  "(most frequent tag per word form, adjacent attachment, majority class), computed on the same test items.")
+
+
 def render(rows: list[dict], errors: list[dict], out_dir: Path) -> list[Path]:
     """Write README.md (overview + categories), one Markdown file per task, and index.html."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     agg = aggregate(rows)
-    over, cats, tasks = overview(agg), category_table(agg), task_tables(agg)
+    over, cats, tasks, transfer = overview(agg), category_table(agg), task_tables(agg), transfer_table(rows)
     finished = {r["cell_id"] for r in rows}
     failed = pd.DataFrame(
         sorted({(e["method_label"], e["task"], e["language"], f"L{e['layer']}", e["error_type"]) for e in errors
@@ -123,6 +127,9 @@ def render(rows: list[dict], errors: list[dict], out_dir: Path) -> list[Path]:
     written = []
     md = ["# alignbench leaderboard", "", intro, "", "## Overview (method x task)", "", _markdown(over), "",
           "## By category", "", _markdown(cats), ""]
+    if not transfer.empty:
+        md += ["## Zero-shot transfer (train on the source language, test the others)", "", _TRANSFER_NOTE, "",
+               _markdown(transfer), ""]
     md += ["## Per task", ""] + [f"- [{key}]({_slug(key)}.md)" for key in tasks]
     if not failed.empty:
         md += ["", "## Failed cells (no result)", "", failed.to_markdown(index=False)]
@@ -134,6 +141,8 @@ def render(rows: list[dict], errors: list[dict], out_dir: Path) -> list[Path]:
         written.append(path)
     body = [f"<h1>alignbench leaderboard</h1><p>{html.escape(intro)}</p>", "<h2>Overview</h2>", _html_table(over),
             "<h2>By category</h2>", _html_table(cats)]
+    if not transfer.empty:
+        body += ["<h2>Zero-shot transfer</h2>", f"<p>{html.escape(_TRANSFER_NOTE)}</p>", _html_table(transfer)]
     for key, table in tasks.items():
         body += [f"<h2>{html.escape(key)}</h2>", _html_table(table)]
     if not failed.empty:
@@ -142,3 +151,41 @@ def render(rows: list[dict], errors: list[dict], out_dir: Path) -> list[Path]:
     (out_dir / "index.html").write_text(page, encoding="utf-8")
     written.append(out_dir / "index.html")
     return written
+
+
+def transfer_table(rows: list[dict]) -> pd.DataFrame:
+    """Zero-shot transfer summary: the source-language (in-language) score next to the zero-shot average
+    over the other languages, and the task's own baseline on both, per (method, task, protocol).
+
+    A task counts as a transfer task when it reports `baseline_<main metric>` rows; seeds are averaged
+    first (mean +- sd over seeds of the per-seed macro average).
+    """
+    main = [r for r in rows if r.get("kind", "task") == "task" and r.get("is_main")]
+    if not main:
+        return pd.DataFrame()
+    mains = {(r["task"], r["protocol"]): r["metric"] for r in main}
+    wanted = [r for r in rows if r.get("kind", "task") == "task" and (r["task"], r["protocol"]) in mains
+              and r["metric"] in (mains[(r["task"], r["protocol"])], f"baseline_{mains[(r['task'], r['protocol'])]}")]
+    frame = pd.DataFrame(wanted)
+    frame["baseline"] = frame["metric"].str.startswith("baseline_")
+    transfer_tasks = set(frame.loc[frame["baseline"], "task"])
+    frame = frame[frame["task"].isin(transfer_tasks)]
+    if frame.empty:
+        return pd.DataFrame()
+    frame["role"] = (frame["language"] == frame["source_language"]).map({True: "in", False: "zero"})
+    keys = _ROW_KEYS + ["task", "protocol"]
+    per_seed = frame.groupby(keys + ["baseline", "role", "seed"])["value"].mean().reset_index()
+    out = {}
+    for key, part in per_seed.groupby(keys, sort=True):
+        def cell(baseline: bool, role: str) -> str:
+            values = part[(part["baseline"] == baseline) & (part["role"] == role)]["value"]
+            if values.empty:
+                return MISSING
+            return _fmt(values.mean(), values.std() if len(values) > 1 else 0.0, len(values))
+        languages = frame[(frame[keys] == pd.Series(key, index=keys)).all(axis=1) & (frame["role"] == "zero")]["language"]
+        out[key] = {"in-language (source)": cell(False, "in"), "zero-shot avg": cell(False, "zero"),
+                    "zero-shot languages": languages.nunique(), "baseline in-language": cell(True, "in"),
+                    "baseline zero-shot": cell(True, "zero")}
+    table = pd.DataFrame.from_dict(out, orient="index")
+    table.index = pd.MultiIndex.from_tuples(table.index, names=keys)
+    return table.sort_index()

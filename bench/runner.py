@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -23,7 +24,7 @@ from bench.anchors import TextPairs, dictionary_pairs, evaluation_texts, monolin
 from bench.artifacts import ArtifactStore
 from bench.cache import CachedEncoder, EmbeddingCache
 from bench.encoders.base import Encoder
-from bench.grid import Cell, GridSpec, expand, instantiate
+from bench.grid import Cell, GridSpec, expand, instantiate, task_layers
 from bench.languages import PIVOT
 from bench.registry import get_method, get_task
 from bench.results import ErrorRow, ResultRow, ResultStore
@@ -53,6 +54,7 @@ class RunSummary:
     done: int = 0
     failed: int = 0
     encoder_calls: int = 0
+    encode_seconds: float = 0.0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
@@ -159,6 +161,7 @@ class Runner:
 
     # Stage 1
     def plan(self) -> tuple[list[tuple[Cell, str]], dict[str, CachedEncoder], int]:
+        self._encoder_choices = {choice.name: choice for choice in self.spec.encoders}
         encoders = {
             choice.name: CachedEncoder(self.encoder_factory(choice.name, choice.batch_size), self.cache,
                                        prefetch_layers=choice.layers, progress=self.options.progress)
@@ -189,12 +192,16 @@ class Runner:
             for cell, cell_id in iterator:
                 if self.options.progress:
                     iterator.set_postfix_str(f"{cell.method.label} {cell.task.label} {cell.language} L{cell.layer}")
-                self._run_cell(cell, cell_id, encoders[cell.encoder], tracker, context, summary)
+                base = encoders[cell.encoder]
+                # one forward pass fills the cache for every layer this task will ask for, and no more
+                base.prefetch_layers = task_layers(cell.task, self._encoder_choices[cell.encoder])
+                self._run_cell(cell, cell_id, base, tracker, context, summary)
         except BaseException:
             tracker.end_grid(failed=True)
             raise
         tracker.end_grid(failed=summary.failed > 0)
         summary.encoder_calls = sum(e.encoder_calls for e in encoders.values())
+        summary.encode_seconds = sum(e.encode_seconds for e in encoders.values())
         summary.seconds = time.perf_counter() - start
         return summary
 
@@ -217,9 +224,12 @@ class Runner:
         try:
             task = instantiate(task_entry, cell.task.params)
             spec = task.encode_spec(cell.layer)
-            encoder, anchors, fit_seconds = self.builder.build(cell, base, spec, task.cell_languages(cell.language))
+            # anchors are sentence vectors: fit on pooled states even when the task keeps token states
+            anchor_spec = dataclasses.replace(spec, keep_tokens=False)
+            encoder, anchors, fit_seconds = self.builder.build(cell, base, anchor_spec, task.cell_languages(cell.language))
             eval_start = time.perf_counter()
-            scores = task.evaluate(encoder, cell.language, TaskContext(self.options.data_dir, cell.layer, cell.seed))
+            scores = task.evaluate(encoder, cell.language, TaskContext(self.options.data_dir, cell.layer, cell.seed,
+                                                                               self.options.cache_dir))
             eval_seconds = time.perf_counter() - eval_start
             if not scores:
                 raise RuntimeError(f"task {cell.task.name} returned no scores for {cell.language}")
@@ -242,7 +252,7 @@ class Runner:
                 method_version=method_entry.spec.version, method_params=dict(config["method"]["params"]),
                 method_origin=method_entry.origin, category=method_entry.spec.category.value, encoder=cell.encoder,
                 encoder_fingerprint=cell.encoder_fingerprint, layer=cell.layer, pooling=spec.pooling.value,
-                task=cell.task.name, task_version=task_entry.spec.version, protocol=task_entry.spec.protocol,
+                task=cell.task.name, task_version=task_entry.spec.version, protocol=protocol_detail.get("id", task_entry.spec.protocol),
                 protocol_detail=protocol_detail, kind="task", split=protocol_detail.get("split", ""),
                 source_language=PIVOT, language=cell.language, subset=score.subset, metric=score.metric,
                 value=float(score.value), higher_is_better=task_entry.spec.higher_is_better,
@@ -257,4 +267,4 @@ class Runner:
         self.store.append(rows)
         summary.done += 1
         metrics = {(f"{s.subset}/{s.metric}" if s.subset else s.metric): s.value for s in scores}
-        tracker.log_cell(run_name, params, {**base_tags, "protocol": task_entry.spec.protocol}, metrics)
+        tracker.log_cell(run_name, params, {**base_tags, "protocol": protocol_detail.get("id", task_entry.spec.protocol)}, metrics)

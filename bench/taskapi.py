@@ -15,6 +15,7 @@ class TaskContext:
     data_dir: Path
     layer: int
     seed: int
+    cache_dir: Path | None = None  # where tasks may keep trained heads (content-addressed)
 
 
 class Task(Protocol):

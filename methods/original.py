@@ -24,6 +24,8 @@ from bench.specs import Category, Level, MethodSpec, Mode, Signal, WordAlignment
 ))
 @dataclass
 class Original:
+    is_identity = True  # lets the fine-tune protocol reach the encoder's weights
+
     def needs(self) -> frozenset:
         return frozenset()
 

@@ -26,6 +26,8 @@ class UdSentence:
     upos: tuple[str, ...]
     heads: tuple[int, ...]  # 0 = root, else the 1-based index of the head word
     deprels: tuple[str, ...]
+    text: str = ""  # the `# text` line, for the leakage guard
+    text_en: str = ""  # PUD's `# text_en` English translation, for the leakage guard
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ def read_conllu(path: Path) -> list[UdSentence]:
             sent_id=parsed.metadata.get("sent_id", f"{path.name}:{block[0][0]}"),
             words=tuple(t["form"] for t in words), upos=tuple(t["upos"] for t in words),
             heads=tuple(int(t["head"]) for t in words), deprels=tuple(t["deprel"] for t in words),
+            text=parsed.metadata.get("text", ""), text_en=parsed.metadata.get("text_en", ""),
         ))
     return sentences
 
@@ -131,11 +134,19 @@ def first_subtokens(token_offsets: np.ndarray, word_spans: np.ndarray) -> np.nda
     """Index of each word's first sub-token (the first token whose span overlaps the word), -1 if none.
 
     Offsets of special tokens are (0, 0) and never overlap a word; a word cut off by truncation gets -1.
+    Token spans of one text are ordered, so a binary search finds the first token ending after the
+    word's start; it is the word's if it also starts before the word's end.
     """
-    starts, ends = token_offsets[:, 0], token_offsets[:, 1]
+    token_offsets = np.asarray(token_offsets).reshape(-1, 2)
+    word_spans = np.asarray(word_spans).reshape(-1, 2)
+    real = np.nonzero(token_offsets[:, 1] > token_offsets[:, 0])[0]
+    starts, ends = token_offsets[real, 0], token_offsets[real, 1]
     result = np.full(len(word_spans), -1, dtype=np.int64)
-    for i, (word_start, word_end) in enumerate(word_spans):
-        overlap = np.nonzero((ends > word_start) & (starts < word_end) & (ends > starts))[0]
-        if len(overlap):
-            result[i] = overlap[0]
+    if not len(real):
+        return result
+    candidate = np.searchsorted(ends, word_spans[:, 0], side="right")
+    inside = candidate < len(real)
+    hit = inside.copy()
+    hit[inside] = starts[candidate[inside]] < word_spans[inside, 1]
+    result[hit] = real[candidate[hit]]
     return result

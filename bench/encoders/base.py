@@ -66,3 +66,21 @@ def check_finite(array: np.ndarray, what: str) -> np.ndarray:
         bad = np.unique(np.argwhere(~np.isfinite(array))[:, 0])[:5].tolist()
         raise ValueError(f"{what}: non-finite values in rows {bad} (of {len(array)})")
     return array
+
+
+def trainable_model(encoder) -> tuple:
+    """(model directory, its fingerprint) behind `encoder`, through wrappers that leave vectors unchanged.
+
+    The fine-tune protocol trains that model itself; a wrapper that changes vectors (a fitted
+    mapping) has no weights to fine-tune, so it is refused with a clear error.
+    """
+    seen = encoder
+    while True:
+        if hasattr(seen, "model_dir"):
+            return seen.model_dir, seen.fingerprint
+        if getattr(seen, "changes_vectors", False):
+            raise TypeError(f"{encoder.name}: the fine-tune protocol needs trainable encoder weights; an offline "
+                            "mapping only transforms frozen vectors (use the frozen protocol)")
+        if not hasattr(seen, "base"):
+            raise TypeError(f"{encoder.name}: no transformers model directory behind this encoder")
+        seen = seen.base

@@ -1,0 +1,64 @@
+"""Universal Dependencies files for the POS and parsing transfer tasks.
+
+Layout: `ud/<lang>/<role>.conllu`, the language from the folder name (normalised) and the role from
+the file stem: `train` and `dev` (used for English only: training and model selection) and every
+stem ending in `test` (`test`, `pud-test`, ...) as one test subset of that language.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from bench.languages import PIVOT, normalize_language
+from tasks._common import subdir
+from tasks._wordlevel import UdSentence, read_conllu
+
+
+@functools.cache
+def ud_files(data_dir: Path) -> dict[str, dict[str, Path]]:
+    """Language -> role -> file."""
+    found: dict[str, dict[str, Path]] = {}
+    for folder in sorted(p for p in subdir(data_dir, "ud").iterdir() if p.is_dir()):
+        files = {f.stem: f for f in sorted(folder.glob("*.conllu"))}
+        if files:
+            lang = normalize_language(folder.name)
+            if lang in found:
+                raise ValueError(f"{folder}: a second UD folder for language {lang!r}")
+            found[lang] = files
+    return found
+
+
+def ud_languages(data_dir: Path) -> list[str]:
+    return sorted(lang for lang, files in ud_files(data_dir).items() if test_subsets(files))
+
+
+def test_subsets(files: dict[str, Path]) -> dict[str, Path]:
+    return {role: path for role, path in files.items() if role.endswith("test")}
+
+
+def source_file(data_dir: Path, role: str) -> Path:
+    files = ud_files(data_dir).get(PIVOT, {})
+    if role not in files:
+        raise FileNotFoundError(f"{Path(data_dir) / 'ud' / PIVOT}: no {role}.conllu (the transfer source)")
+    return files[role]
+
+
+@functools.lru_cache(maxsize=64)
+def load_ud(path: Path) -> tuple[UdSentence, ...]:
+    return tuple(read_conllu(path))
+
+
+def ud_evaluation_texts(data_dir: Path) -> dict[str, set[str]]:
+    """Every test sentence (raw `# text`, the words as the encoder sees them, and PUD's `# text_en`)."""
+    texts: dict[str, set[str]] = {}
+    for lang, files in ud_files(data_dir).items():
+        for path in test_subsets(files).values():
+            for sentence in load_ud(path):
+                bucket = texts.setdefault(lang, set())
+                bucket.add(" ".join(sentence.words))
+                if sentence.text:
+                    bucket.add(sentence.text)
+                if sentence.text_en:
+                    texts.setdefault(PIVOT, set()).add(sentence.text_en)
+    return texts

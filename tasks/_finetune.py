@@ -35,9 +35,11 @@ class FineTuneConfig:
     lr: float = 2e-5
     batch_size: int = 16
     max_length: int = 128
+    freeze_embeddings: bool = False  # True keeps the 250k x H word-embedding matrix fixed (CPU budget)
 
     def note(self) -> str:
-        return FINETUNE_NOTE.format(**asdict(self))
+        frozen = "; word embeddings frozen" if self.freeze_embeddings else ""
+        return FINETUNE_NOTE.format(**asdict(self)) + frozen
 
 
 _MEMO: dict[str, tuple] = {}
@@ -53,15 +55,26 @@ def _key(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def _encoder_with_head(model_dir: Path, n_labels: int, pooled: bool):
+def _encoder_with_head(model_dir: Path, n_labels: int, pooled: bool, freeze_embeddings: bool):
     """The encoder plus dropout and a linear head: per token (tagging) or on the mean-pooled pair."""
     import torch
     from transformers import AutoModel
+    from transformers.utils import logging
+
+    from bench.encoders.transformers_encoder import _is_bert
 
     class EncoderWithHead(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.encoder = AutoModel.from_pretrained(model_dir)
+            verbosity = logging.get_verbosity()
+            logging.set_verbosity_error()
+            try:
+                extra = {"add_pooling_layer": False} if _is_bert(model_dir) else {}
+                self.encoder = AutoModel.from_pretrained(model_dir, **extra)
+            finally:
+                logging.set_verbosity(verbosity)
+            if freeze_embeddings:
+                self.encoder.get_input_embeddings().weight.requires_grad_(False)
             self.dropout = torch.nn.Dropout(0.1)
             self.head = torch.nn.Linear(self.encoder.config.hidden_size, n_labels)
 
@@ -118,7 +131,8 @@ def _train(module, n_items: int, loss_on: Callable, select: Callable, config: Fi
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     steps_per_epoch = max(1, math.ceil(n_items / config.batch_size))
-    optimizer = torch.optim.AdamW(module.parameters(), lr=config.lr, weight_decay=0.01)
+    trainable = [p for p in module.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(optimizer, int(0.1 * steps_per_epoch * config.epochs),
                                                steps_per_epoch * config.epochs)
     best, best_state, best_epoch, start = -math.inf, None, 0, time.perf_counter()
@@ -130,7 +144,7 @@ def _train(module, n_items: int, loss_on: Callable, select: Callable, config: Fi
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"fine-tuning: non-finite loss at epoch {epoch}")
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(module.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             optimizer.step()
             schedule.step()
         module.eval()
@@ -174,7 +188,7 @@ def finetuned_tagger(encoder, train_words, train_tags, dev_words, dev_tags, labe
     def build():
         torch.manual_seed(seed)
         tokenizer = _tokenizer(model_dir)
-        module = _encoder_with_head(model_dir, len(labels), pooled=False).to(_device())
+        module = _encoder_with_head(model_dir, len(labels), False, config.freeze_embeddings).to(_device())
         targets = [[index[t] for t in tags] for tags in train_tags]
 
         def loss_on(module, batch):
@@ -210,7 +224,7 @@ def finetuned_pair_classifier(encoder, train_pairs, train_labels, dev_pairs, dev
     def build():
         torch.manual_seed(seed)
         tokenizer = _tokenizer(model_dir)
-        module = _encoder_with_head(model_dir, len(labels), pooled=True).to(_device())
+        module = _encoder_with_head(model_dir, len(labels), True, config.freeze_embeddings).to(_device())
         target = torch.tensor([index[label] for label in train_labels])
 
         def loss_on(module, batch):

@@ -129,7 +129,27 @@ class HeadStore:
         os.replace(tmp, self.root / f"{key}.pt")
 
 
-def train_head(module, loss_on: Callable, n_items: int, select: Callable, config: HeadConfig, seed: int) -> dict:
+def shuffled_batches(rng: np.random.Generator, n_items: int, batch_size: int) -> list[np.ndarray]:
+    return np.array_split(rng.permutation(n_items), max(1, math.ceil(n_items / batch_size)))
+
+
+def length_bucketed_batches(lengths: Sequence[int], pool: int = 20) -> Callable:
+    """Batches of similar length (less padding): shuffle, sort within pools of `pool` batches, shuffle batches."""
+    lengths = np.asarray(lengths)
+
+    def make(rng: np.random.Generator, n_items: int, batch_size: int) -> list[np.ndarray]:
+        order, batches = rng.permutation(n_items), []
+        for start in range(0, n_items, batch_size * pool):
+            chunk = order[start:start + batch_size * pool]
+            chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+            batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+        return [batches[i] for i in rng.permutation(len(batches))]
+
+    return make
+
+
+def train_head(module, loss_on: Callable, n_items: int, select: Callable, config: HeadConfig, seed: int,
+               batches: Callable = shuffled_batches) -> dict:
     """Adam over shuffled mini-batches; after each epoch `select(module)` scores English dev and the
     best epoch's weights are kept. Returns the training record."""
     import torch
@@ -141,8 +161,7 @@ def train_head(module, loss_on: Callable, n_items: int, select: Callable, config
     best_score, best_state, best_epoch = -math.inf, None, 0
     for epoch in range(1, config.epochs + 1):
         module.train()
-        order = rng.permutation(n_items)
-        for batch in np.array_split(order, max(1, math.ceil(n_items / config.batch_size))):
+        for batch in batches(rng, n_items, config.batch_size):
             optimizer.zero_grad()
             loss = loss_on(module, batch)
             if not torch.isfinite(loss):

@@ -92,6 +92,7 @@ class NamedEntities:
     batch_size: int = 256
     finetune_epochs: int = 2
     finetune_lr: float = 2e-5
+    finetune_freeze_embeddings: bool = False
 
     def __post_init__(self):
         if self.protocol_name not in PROTOCOLS:
@@ -112,7 +113,8 @@ class NamedEntities:
         return word_spec(layer)
 
     def finetune_config(self) -> FineTuneConfig:
-        return FineTuneConfig(epochs=self.finetune_epochs, lr=self.finetune_lr)
+        return FineTuneConfig(epochs=self.finetune_epochs, lr=self.finetune_lr,
+                              freeze_embeddings=self.finetune_freeze_embeddings)
 
     def protocol(self, layer: int) -> dict:
         common = {"id": f"panx-entity-f1-strict-iob2-en-train-{self.protocol_name}", "protocol": self.protocol_name,

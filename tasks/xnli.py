@@ -121,6 +121,7 @@ class CrossLingualNli:
     hidden: int = 512
     finetune_epochs: int = 2
     finetune_lr: float = 2e-5
+    finetune_freeze_embeddings: bool = False
 
     def __post_init__(self):
         if self.protocol_name not in PROTOCOLS:
@@ -141,7 +142,8 @@ class CrossLingualNli:
         return sentence_spec(layer)
 
     def finetune_config(self) -> FineTuneConfig:
-        return FineTuneConfig(epochs=self.finetune_epochs, lr=self.finetune_lr)
+        return FineTuneConfig(epochs=self.finetune_epochs, lr=self.finetune_lr,
+                              freeze_embeddings=self.finetune_freeze_embeddings)
 
     def protocol(self, layer: int) -> dict:
         common = {"id": f"xnli-dev-item-split-en-train-{self.protocol_name}", "protocol": self.protocol_name,

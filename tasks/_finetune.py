@@ -36,10 +36,12 @@ class FineTuneConfig:
     batch_size: int = 16
     max_length: int = 128
     freeze_embeddings: bool = False  # True keeps the 250k x H word-embedding matrix fixed (CPU budget)
+    head_lr: float = 0.0  # 0 = same as lr (XTREME); a larger rate lets the new head learn in few steps
 
     def note(self) -> str:
         frozen = "; word embeddings frozen" if self.freeze_embeddings else ""
-        return FINETUNE_NOTE.format(**asdict(self)) + frozen
+        head = f"; head lr {self.head_lr}" if self.head_lr else ""
+        return FINETUNE_NOTE.format(**asdict(self)) + frozen + head
 
 
 _MEMO: dict[str, tuple] = {}
@@ -132,7 +134,10 @@ def _train(module, n_items: int, loss_on: Callable, select: Callable, config: Fi
     rng = np.random.default_rng(seed)
     steps_per_epoch = max(1, math.ceil(n_items / config.batch_size))
     trainable = [p for p in module.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=0.01)
+    head = [p for p in module.head.parameters()]
+    body = [p for p in trainable if all(p is not h for h in head)]
+    optimizer = torch.optim.AdamW([{"params": body, "lr": config.lr},
+                                   {"params": head, "lr": config.head_lr or config.lr}], weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(optimizer, int(0.1 * steps_per_epoch * config.epochs),
                                                steps_per_epoch * config.epochs)
     best, best_state, best_epoch, start = -math.inf, None, 0, time.perf_counter()

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import uuid
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -52,29 +53,61 @@ class WordFeatures:
 
     vectors: np.ndarray
     lengths: np.ndarray  # words per sentence
-    truncated_words: int  # words with no sub-token inside max_length (zero vectors)
+    missing: np.ndarray  # [W] bool: words with no sub-token (cut off by max_length, or characters the
+    #                      tokenizer drops, e.g. zero-width marks); their vectors are zero, before and after mapping
+
+    @property
+    def truncated_words(self) -> int:
+        return int(self.missing.sum())
 
     def per_sentence(self) -> list[np.ndarray]:
         return np.split(self.vectors, np.cumsum(self.lengths)[:-1])
 
 
+_RAW_MEMO: "OrderedDict[str, WordFeatures]" = OrderedDict()
+_RAW_MEMO_SIZE = 4
+
+
 def word_features(encoder: Encoder, sentences: Sequence[Sequence[str]], lang: str, layer: int) -> WordFeatures:
-    """First-sub-token vectors of every word; the encoder sees each sentence as one text."""
+    """First-sub-token vectors of every word; the encoder sees each sentence as one text.
+
+    For an aligned encoder (a base encoder plus a fitted row-wise map), the base's word vectors are
+    memoised in this process and mapped afterwards: every cell of a grid re-reads the same English
+    training data, and only the map differs between cells.
+    """
+    base, aligner = getattr(encoder, "base", None), getattr(encoder, "aligner", None)
+    if base is None or aligner is None:
+        return _word_features(encoder, sentences, lang, layer)
+    digest = hashlib.sha256(json.dumps([base.fingerprint, lang, layer, [list(w) for w in sentences]]).encode()).hexdigest()
+    raw = _RAW_MEMO.get(digest)
+    if raw is None:
+        raw = _word_features(base, sentences, lang, layer)
+        _RAW_MEMO[digest] = raw
+        while len(_RAW_MEMO) > _RAW_MEMO_SIZE:
+            _RAW_MEMO.popitem(last=False)
+    _RAW_MEMO.move_to_end(digest)
+    mapped = check_finite(np.asarray(aligner.transform(raw.vectors, lang), np.float32), f"{encoder.name} [{lang}]")
+    mapped[raw.missing] = 0.0
+    return WordFeatures(mapped, raw.lengths, raw.missing)
+
+
+def _word_features(encoder: Encoder, sentences: Sequence[Sequence[str]], lang: str, layer: int) -> WordFeatures:
     joined = [join_words(tuple(words)) for words in sentences]
     emb = encoder.encode([text for text, _ in joined], lang, word_spec(layer))
     tokens = check_finite(np.asarray(emb.tokens[layer], np.float32), f"{lang} token states")
     token_starts = np.concatenate([[0], np.cumsum(emb.lengths)])
     lengths = np.array([len(spans) for _, spans in joined], np.int64)
     out = np.zeros((int(lengths.sum()), tokens.shape[1]), np.float32)
-    position, truncated = 0, 0
+    missing = np.zeros(len(out), bool)
+    position = 0
     for i, (_, spans) in enumerate(joined):
         start, stop = token_starts[i], token_starts[i + 1]
         index = first_subtokens(emb.offsets[start:stop], spans)
         found = index >= 0
         out[position + np.nonzero(found)[0]] = tokens[start + index[found]]
-        truncated += int((~found).sum())
+        missing[position + np.nonzero(~found)[0]] = True
         position += len(spans)
-    return WordFeatures(out, lengths, truncated)
+    return WordFeatures(out, lengths, missing)
 
 
 # --- heads ----------------------------------------------------------------------------------

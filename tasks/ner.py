@@ -93,6 +93,7 @@ class NamedEntities:
     finetune_epochs: int = 2
     finetune_lr: float = 2e-5
     finetune_freeze_embeddings: bool = False
+    finetune_head_lr: float = 0.0  # 0 = finetune_lr
 
     def __post_init__(self):
         if self.protocol_name not in PROTOCOLS:
@@ -114,7 +115,7 @@ class NamedEntities:
 
     def finetune_config(self) -> FineTuneConfig:
         return FineTuneConfig(epochs=self.finetune_epochs, lr=self.finetune_lr,
-                              freeze_embeddings=self.finetune_freeze_embeddings)
+                              freeze_embeddings=self.finetune_freeze_embeddings, head_lr=self.finetune_head_lr)
 
     def protocol(self, layer: int) -> dict:
         common = {"id": f"panx-entity-f1-strict-iob2-en-train-{self.protocol_name}", "protocol": self.protocol_name,

@@ -37,6 +37,9 @@ class PieceEncoder:
         for text in texts:
             spans, position = [(0, 0)], 0
             for word in text.split(" "):
+                if word == "\u200b":  # like a real tokenizer's normaliser: this word yields no token
+                    position += len(word) + 1
+                    continue
                 spans += [(position + i, position + min(i + 2, len(word))) for i in range(0, len(word), 2)]
                 position += len(word) + 1
             spans.append((0, 0))
@@ -215,3 +218,19 @@ languages = ["de"]
     grid.write_text(grid.read_text().replace("layers = [12]", "layers = [6]"))
     with pytest.raises(ValueError, match=r"layers \[6\] that no encoder lists"):
         load_grid(grid)
+
+
+def test_memoised_word_features_of_an_aligned_encoder_equal_the_direct_path():
+    from bench.alignment import AlignedEncoder
+
+    class Shift:
+        def transform(self, X, lang):
+            return X * 2.0 + (1.0 if lang == "de" else 0.0)
+
+    aligned = AlignedEncoder(PieceEncoder(), Shift(), 1, "shift", "k")
+    sentences = [("Haus", "\u200b", "ab"), ("Dach",)]
+    direct = _transfer._word_features(aligned, sentences, "de", 1)
+    for _ in range(2):  # second call is served from the memo
+        memo = _transfer.word_features(aligned, sentences, "de", 1)
+        assert np.array_equal(memo.vectors, direct.vectors) and memo.lengths.tolist() == direct.lengths.tolist()
+    assert direct.truncated_words == 1 and not direct.vectors[1].any()  # a word without sub-token stays zero

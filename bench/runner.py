@@ -155,13 +155,13 @@ class Runner:
         self.spec, self.options = spec, options
         self.encoder_factory = encoder_factory
         self.store = ResultStore(options.out_dir)
+        self._encoder_choices = {choice.name: choice for choice in spec.encoders}
         self.cache = EmbeddingCache(options.cache_dir)
         task_names = tuple(sorted({t.name for t in spec.tasks}))
         self.builder = AlignerBuilder(options, ArtifactStore(options.cache_dir), task_names)
 
     # Stage 1
     def plan(self) -> tuple[list[tuple[Cell, str]], dict[str, CachedEncoder], int]:
-        self._encoder_choices = {choice.name: choice for choice in self.spec.encoders}
         encoders = {
             choice.name: CachedEncoder(self.encoder_factory(choice.name, choice.batch_size), self.cache,
                                        prefetch_layers=choice.layers, progress=self.options.progress)
@@ -246,13 +246,14 @@ class Runner:
             return
         config = cell.resolved_config(self.options.extra_files)
         protocol_detail = task.protocol(cell.layer)
+        protocol = protocol_detail.get("id", task_entry.spec.protocol)  # a task parameter may pick the protocol
         rows = [
             ResultRow(
                 run_id=context["run_id"], cell_id=cell_id, method=cell.method.name, method_label=cell.method.label,
                 method_version=method_entry.spec.version, method_params=dict(config["method"]["params"]),
                 method_origin=method_entry.origin, category=method_entry.spec.category.value, encoder=cell.encoder,
                 encoder_fingerprint=cell.encoder_fingerprint, layer=cell.layer, pooling=spec.pooling.value,
-                task=cell.task.name, task_version=task_entry.spec.version, protocol=protocol_detail.get("id", task_entry.spec.protocol),
+                task=cell.task.name, task_version=task_entry.spec.version, protocol=protocol,
                 protocol_detail=protocol_detail, kind="task", split=protocol_detail.get("split", ""),
                 source_language=PIVOT, language=cell.language, subset=score.subset, metric=score.metric,
                 value=float(score.value), higher_is_better=task_entry.spec.higher_is_better,
@@ -267,4 +268,4 @@ class Runner:
         self.store.append(rows)
         summary.done += 1
         metrics = {(f"{s.subset}/{s.metric}" if s.subset else s.metric): s.value for s in scores}
-        tracker.log_cell(run_name, params, {**base_tags, "protocol": protocol_detail.get("id", task_entry.spec.protocol)}, metrics)
+        tracker.log_cell(run_name, params, {**base_tags, "protocol": protocol}, metrics)

@@ -11,7 +11,6 @@ A fine-tuned model is kept in memory for the next cell (the grid runs the langua
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import math
@@ -42,6 +41,34 @@ class FineTuneConfig:
         frozen = "; word embeddings frozen" if self.freeze_embeddings else ""
         head = f"; head lr {self.head_lr}" if self.head_lr else ""
         return FINETUNE_NOTE.format(**asdict(self)) + frozen + head
+
+
+PROTOCOLS = ("frozen", "finetune")
+
+
+@dataclass(frozen=True)
+class TransferProtocolParams:
+    """Task parameters that choose between the frozen-feature and fine-tune protocols (NER, NLI)."""
+
+    protocol_name: str = "frozen"  # "frozen" or "finetune"
+    finetune_epochs: int = 2
+    finetune_lr: float = 2e-5
+    finetune_freeze_embeddings: bool = False
+    finetune_head_lr: float = 0.0  # 0 = finetune_lr
+
+    def __post_init__(self):
+        if self.protocol_name not in PROTOCOLS:
+            raise ValueError(f"protocol_name must be one of {PROTOCOLS}, got {self.protocol_name!r}")
+
+    def accepts_method(self, spec) -> bool:
+        """Fine-tuning needs weights to train: the control row or a method that changes the encoder."""
+        from bench.specs import Category, Mode
+
+        return self.protocol_name == "frozen" or spec.mode is Mode.ONLINE or spec.category is Category.CONTROL
+
+    def finetune_config(self) -> FineTuneConfig:
+        return FineTuneConfig(epochs=self.finetune_epochs, lr=self.finetune_lr,
+                              freeze_embeddings=self.finetune_freeze_embeddings, head_lr=self.finetune_head_lr)
 
 
 _MEMO: dict[str, tuple] = {}

@@ -18,7 +18,7 @@ import json
 import math
 import os
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -224,12 +224,6 @@ def fit_or_load(store: HeadStore, key: str, build: Callable, train: Callable):
     return module, {**record, "head_key": key, "head_cached": False}
 
 
-def torch_threads_note() -> dict:
-    import torch
-
-    return {"torch_threads": torch.get_num_threads()}
-
-
 # --- modules --------------------------------------------------------------------------------
 
 def tagger_module(dim: int, n_labels: int, dropout: float):
@@ -256,6 +250,14 @@ def predict_in_batches(module, X: np.ndarray, batch: int = 4096) -> np.ndarray:
     with torch.no_grad():
         parts = [module(torch.from_numpy(X[i:i + batch])).argmax(-1).numpy() for i in range(0, len(X), batch)]
     return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+def most_frequent_tag_per_word(word_tags) -> dict[str, str]:
+    """Baseline lexicon: each word form's most frequent tag in (word, tag) pairs."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for word, tag in word_tags:
+        counts[word][tag] += 1
+    return {word: counter.most_common(1)[0][0] for word, counter in counts.items()}
 
 
 def most_frequent(labels: Sequence[str]) -> str:

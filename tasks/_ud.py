@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bench.languages import PIVOT, normalize_language
 from tasks._common import subdir
+from tasks._transfer import word_spec
 from tasks._wordlevel import UdSentence, read_conllu
 
 
@@ -62,3 +63,19 @@ def ud_evaluation_texts(data_dir: Path) -> dict[str, set[str]]:
                 if sentence.text_en:
                     texts.setdefault(PIVOT, set()).add(sentence.text_en)
     return texts
+
+
+class UdTransferTask:
+    """What the UD transfer tasks (POS, DP) share: languages, encoding and the evaluation texts."""
+
+    def languages(self, data_dir: Path) -> list[str]:
+        return ud_languages(data_dir)
+
+    def cell_languages(self, language: str) -> tuple[str, ...]:
+        return (language, PIVOT)
+
+    def encode_spec(self, layer: int):
+        return word_spec(layer)
+
+    def evaluation_texts(self, data_dir: Path) -> dict[str, set[str]]:
+        return ud_evaluation_texts(data_dir)

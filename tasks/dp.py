@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -21,11 +20,11 @@ from bench.encoders.base import Encoder
 from bench.languages import PIVOT
 from bench.metrics import attachment_scores
 from bench.registry import task
-from bench.specs import EncodeSpec, Level, Score, TaskSpec
+from bench.specs import Level, Score, TaskSpec
 from bench.taskapi import TaskContext
 from tasks._transfer import (WORD_FEATURES_NOTE, HeadConfig, HeadStore, content_key, fit_or_load,
-                             length_bucketed_batches, sample, train_head, word_features, word_spec)
-from tasks._ud import load_ud, source_file, test_subsets, ud_evaluation_texts, ud_files, ud_languages
+                             length_bucketed_batches, sample, train_head, word_features)
+from tasks._ud import UdTransferTask, load_ud, source_file, test_subsets, ud_files
 from tasks._wordlevel import UdSentence
 
 PUNCTUATION_RULE = "words whose gold UPOS is PUNCT are not scored"
@@ -48,7 +47,7 @@ def universal_relation(deprel: str) -> str:
     summary="dependency parsing, train English, test every language; UAS/LAS without punctuation",
 ))
 @dataclass(frozen=True)
-class DependencyParsing:
+class DependencyParsing(UdTransferTask):
     train_limit: int = 0
     dev_limit: int = 0
     test_limit: int = 0  # per test file
@@ -58,15 +57,6 @@ class DependencyParsing:
     arc_dim: int = 256
     rel_dim: int = 64  # D&M use 100; the bilinear relation scorer's cost grows with its square
     dropout: float = 0.33
-
-    def languages(self, data_dir: Path) -> list[str]:
-        return ud_languages(data_dir)
-
-    def cell_languages(self, language: str) -> tuple[str, ...]:
-        return (language, PIVOT)
-
-    def encode_spec(self, layer: int) -> EncodeSpec:
-        return word_spec(layer)
 
     def head_config(self) -> HeadConfig:
         return HeadConfig(f"biaffine-{self.arc_dim}-{self.rel_dim}", self.epochs, self.lr, self.batch_size,
@@ -81,9 +71,6 @@ class DependencyParsing:
                 "relations": "universal DEPREL (subtype after ':' removed)", "punctuation": PUNCTUATION_RULE,
                 "metric": "LAS x100 (main), UAS x100",
                 "limits": {"train": self.train_limit, "dev": self.dev_limit, "test_per_file": self.test_limit}}
-
-    def evaluation_texts(self, data_dir: Path) -> dict[str, set[str]]:
-        return ud_evaluation_texts(data_dir)
 
     def evaluate(self, encoder: Encoder, language: str, ctx: TaskContext) -> list[Score]:
         train = sample(load_ud(source_file(ctx.data_dir, "train")), self.train_limit)

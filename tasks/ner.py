@@ -15,7 +15,6 @@ encoder's weights reachable).
 from __future__ import annotations
 
 import functools
-from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,12 +27,11 @@ from bench.registry import task
 from bench.specs import EncodeSpec, Level, Score, TaskSpec
 from bench.taskapi import TaskContext
 from tasks._common import subdir
-from tasks._finetune import FineTuneConfig, finetuned_tagger
+from tasks._finetune import TransferProtocolParams, finetuned_tagger
 from tasks._transfer import (WORD_FEATURES_NOTE, HeadConfig, HeadStore, content_key, fit_or_load,
-                             predict_in_batches, sample, tagger_module, train_head, word_features, word_spec)
+                             most_frequent_tag_per_word, predict_in_batches, sample, tagger_module, train_head, word_features, word_spec)
 from tasks._wordlevel import TaggedSentence, read_tagged_columns
 
-PROTOCOLS = ("frozen", "finetune")
 
 
 @functools.cache
@@ -82,22 +80,13 @@ def load_conll2002(path: Path, keep_types: frozenset[str]) -> tuple[TaggedSenten
     summary="named entities, train English PAN-X, test every language",
 ))
 @dataclass(frozen=True)
-class NamedEntities:
-    protocol_name: str = "frozen"  # "frozen" or "finetune"
+class NamedEntities(TransferProtocolParams):
     train_limit: int = 0
     dev_limit: int = 0  # English dev, before it is split into selection and in-language test
     test_limit: int = 0  # per test file
     epochs: int = 15  # frozen head; the fine-tune protocol uses finetune_epochs
     lr: float = 1e-3
     batch_size: int = 256
-    finetune_epochs: int = 2
-    finetune_lr: float = 2e-5
-    finetune_freeze_embeddings: bool = False
-    finetune_head_lr: float = 0.0  # 0 = finetune_lr
-
-    def __post_init__(self):
-        if self.protocol_name not in PROTOCOLS:
-            raise ValueError(f"protocol_name must be one of {PROTOCOLS}, got {self.protocol_name!r}")
 
     def languages(self, data_dir: Path) -> list[str]:
         return sorted(panx_files(data_dir))
@@ -105,17 +94,8 @@ class NamedEntities:
     def cell_languages(self, language: str) -> tuple[str, ...]:
         return (language, PIVOT)
 
-    def accepts_method(self, spec) -> bool:
-        from bench.specs import Category, Mode
-
-        return self.protocol_name == "frozen" or spec.mode is Mode.ONLINE or spec.category is Category.CONTROL
-
     def encode_spec(self, layer: int) -> EncodeSpec:
         return word_spec(layer)
-
-    def finetune_config(self) -> FineTuneConfig:
-        return FineTuneConfig(epochs=self.finetune_epochs, lr=self.finetune_lr,
-                              freeze_embeddings=self.finetune_freeze_embeddings, head_lr=self.finetune_head_lr)
 
     def protocol(self, layer: int) -> dict:
         common = {"id": f"panx-entity-f1-strict-iob2-en-train-{self.protocol_name}", "protocol": self.protocol_name,
@@ -168,7 +148,7 @@ class NamedEntities:
                 return tag(sentences)
         else:
             predict, record = self._frozen(encoder, train, select, labels, ctx)
-        lexicon = _most_frequent_tags(train)
+        lexicon = most_frequent_tag_per_word((w, t) for s in train for w, t in zip(s.words, s.tags))
         scores = []
         for subset, sentences in self.test_sets(ctx.data_dir, language, english_test, labels).items():
             gold = [list(s.tags) for s in sentences]
@@ -207,10 +187,3 @@ class NamedEntities:
 
         return predict, record
 
-
-def _most_frequent_tags(sentences) -> dict[str, str]:
-    counts: dict[str, Counter] = defaultdict(Counter)
-    for sentence in sentences:
-        for word, tag in zip(sentence.words, sentence.tags):
-            counts[word][tag] += 1
-    return {word: counter.most_common(1)[0][0] for word, counter in counts.items()}

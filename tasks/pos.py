@@ -9,9 +9,7 @@ PUD). Main metric: UPOS token accuracy. Also reported, under its own name: the X
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -19,11 +17,11 @@ from bench.encoders.base import Encoder
 from bench.languages import PIVOT
 from bench.metrics import token_accuracy, xtreme_tag_f1
 from bench.registry import task
-from bench.specs import EncodeSpec, Level, Score, TaskSpec
+from bench.specs import Level, Score, TaskSpec
 from bench.taskapi import TaskContext
 from tasks._transfer import (WORD_FEATURES_NOTE, HeadConfig, HeadStore, content_key, fit_or_load, most_frequent,
-                             predict_in_batches, sample, tagger_module, train_head, word_features, word_spec)
-from tasks._ud import load_ud, source_file, test_subsets, ud_evaluation_texts, ud_files, ud_languages
+                             most_frequent_tag_per_word, predict_in_batches, sample, tagger_module, train_head, word_features)
+from tasks._ud import UdTransferTask, load_ud, source_file, test_subsets, ud_files
 
 
 @task(TaskSpec(
@@ -39,22 +37,13 @@ from tasks._ud import load_ud, source_file, test_subsets, ud_evaluation_texts, u
     summary="UPOS tagging, train English, test every language",
 ))
 @dataclass(frozen=True)
-class PosTagging:
+class PosTagging(UdTransferTask):
     train_limit: int = 0  # 0 = all sentences
     dev_limit: int = 0
     test_limit: int = 0  # per test file
     epochs: int = 15
     lr: float = 1e-3
     batch_size: int = 256
-
-    def languages(self, data_dir: Path) -> list[str]:
-        return ud_languages(data_dir)
-
-    def cell_languages(self, language: str) -> tuple[str, ...]:
-        return (language, PIVOT)
-
-    def encode_spec(self, layer: int) -> EncodeSpec:
-        return word_spec(layer)
 
     def head_config(self) -> HeadConfig:
         return HeadConfig("linear-tagger", self.epochs, self.lr, self.batch_size, dropout=0.1)
@@ -68,9 +57,6 @@ class PosTagging:
                 "limits": {"train": self.train_limit, "dev": self.dev_limit, "test_per_file": self.test_limit},
                 "sampling": "fixed-seed sample, same items for every method and seed"}
 
-    def evaluation_texts(self, data_dir: Path) -> dict[str, set[str]]:
-        return ud_evaluation_texts(data_dir)
-
     def evaluate(self, encoder: Encoder, language: str, ctx: TaskContext) -> list[Score]:
         train = sample(load_ud(source_file(ctx.data_dir, "train")), self.train_limit)
         dev = sample(load_ud(source_file(ctx.data_dir, "dev")), self.dev_limit)
@@ -81,7 +67,7 @@ class PosTagging:
         X_dev = word_features(encoder, [s.words for s in dev], PIVOT, ctx.layer).vectors
         y_dev = np.array([index.get(t, -1) for s in dev for t in s.upos])
         head, record = _fit_tagger(X, y, X_dev, y_dev, len(labels), self.head_config(), ctx)
-        lexicon = _most_frequent_tags(train)
+        lexicon = most_frequent_tag_per_word((w.lower(), t) for s in train for w, t in zip(s.words, s.upos))
         fallback = most_frequent([t for s in train for t in s.upos])
         scores = []
         for subset, path in test_subsets(ud_files(ctx.data_dir)[language]).items():
@@ -112,10 +98,3 @@ def _fit_tagger(X, y, X_dev, y_dev, n_labels: int, config: HeadConfig, ctx: Task
     return fit_or_load(HeadStore(ctx.cache_dir), key, lambda: tagger_module(X.shape[1], n_labels, config.dropout),
                        lambda module: train_head(module, loss_on, len(X), select, config, ctx.seed))
 
-
-def _most_frequent_tags(sentences) -> dict[str, str]:
-    counts: dict[str, Counter] = defaultdict(Counter)
-    for sentence in sentences:
-        for word, tag in zip(sentence.words, sentence.upos):
-            counts[word.lower()][tag] += 1
-    return {word: counter.most_common(1)[0][0] for word, counter in counts.items()}

@@ -29,14 +29,13 @@ from bench.specs import EncodeSpec, Level, Score, TaskSpec
 from bench.taskapi import TaskContext
 from bench.textio import DataFormatError, read_lines, split_columns
 from tasks._common import SENTENCE_POOLING_NOTE, embed, sentence_spec, subdir
-from tasks._finetune import FineTuneConfig, finetuned_pair_classifier
+from tasks._finetune import TransferProtocolParams, finetuned_pair_classifier
 from tasks._transfer import (HeadConfig, HeadStore, content_key, fit_or_load, most_frequent, pair_features,
                              pair_module, predict_in_batches, sample, train_head)
 
 LABELS = ("contradiction", "entailment", "neutral")
 SPLIT_SEED = 2024
 SPLIT_SHARES = {"test": 0.5, "train": 0.4, "select": 0.1}
-PROTOCOLS = ("frozen", "finetune")
 
 
 @dataclass(frozen=True)
@@ -110,8 +109,7 @@ def item_split(data_dir: Path) -> dict[str, tuple[int, ...]]:
     summary="natural language inference, train English items, test every language on held-out items",
 ))
 @dataclass(frozen=True)
-class CrossLingualNli:
-    protocol_name: str = "frozen"
+class CrossLingualNli(TransferProtocolParams):
     train_limit: int = 0
     select_limit: int = 0
     test_limit: int = 0  # per test set
@@ -119,14 +117,6 @@ class CrossLingualNli:
     lr: float = 1e-3
     batch_size: int = 64
     hidden: int = 512
-    finetune_epochs: int = 2
-    finetune_lr: float = 2e-5
-    finetune_freeze_embeddings: bool = False
-    finetune_head_lr: float = 0.0  # 0 = finetune_lr
-
-    def __post_init__(self):
-        if self.protocol_name not in PROTOCOLS:
-            raise ValueError(f"protocol_name must be one of {PROTOCOLS}, got {self.protocol_name!r}")
 
     def languages(self, data_dir: Path) -> list[str]:
         return sorted(xnli_files(data_dir))
@@ -134,17 +124,8 @@ class CrossLingualNli:
     def cell_languages(self, language: str) -> tuple[str, ...]:
         return (language, PIVOT)
 
-    def accepts_method(self, spec) -> bool:
-        from bench.specs import Category, Mode
-
-        return self.protocol_name == "frozen" or spec.mode is Mode.ONLINE or spec.category is Category.CONTROL
-
     def encode_spec(self, layer: int) -> EncodeSpec:
         return sentence_spec(layer)
-
-    def finetune_config(self) -> FineTuneConfig:
-        return FineTuneConfig(epochs=self.finetune_epochs, lr=self.finetune_lr,
-                              freeze_embeddings=self.finetune_freeze_embeddings, head_lr=self.finetune_head_lr)
 
     def protocol(self, layer: int) -> dict:
         common = {"id": f"xnli-dev-item-split-en-train-{self.protocol_name}", "protocol": self.protocol_name,

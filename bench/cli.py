@@ -1,4 +1,4 @@
-"""Command line: `alignbench run | leaderboard | methods | tasks`."""
+"""Command line: `alignbench run | prune | leaderboard | check-method | methods | tasks`."""
 
 from __future__ import annotations
 
@@ -25,6 +25,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--method-file", action="append", default=[], help="extra method/task file to register (repeatable)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
 
+    prune = sub.add_parser("prune", help="drop result rows that the grid's current cells supersede (older task or "
+                                         "method version, other encoder weights), then re-render the leaderboard")
+    prune.add_argument("--grid", default=DEFAULT_GRID, help=f"grid TOML file (default {DEFAULT_GRID})")
+    prune.add_argument("--data", help="data root (default $ALIGNBENCH_DATA)")
+    prune.add_argument("--out", default=".", help="output root holding results/ (default .)")
+    prune.add_argument("--cache", help="cache root (default $ALIGNBENCH_CACHE or ~/.cache/alignbench)")
+    prune.add_argument("--method-file", action="append", default=[], help="extra method/task file to register")
+
     board = sub.add_parser("leaderboard", help="render leaderboard/ from results.jsonl")
     board.add_argument("--results", default="results/results.jsonl", help="results file (default results/results.jsonl)")
     board.add_argument("--out", default="leaderboard", help="output folder (default leaderboard)")
@@ -50,7 +58,7 @@ def _leaderboard(results: Path, out: Path) -> list[Path]:
     return render(store.rows(), read_jsonl(store.errors_path), out)
 
 
-def _run(args) -> int:
+def _runner(args, tracking: bool):
     from bench.encoders.sources import resolve_encoder
     from bench.grid import load_grid
     from bench.paths import cache_dir, data_dir
@@ -59,25 +67,34 @@ def _run(args) -> int:
 
     extra = tuple(args.method_file)
     spec = load_grid(Path(args.grid), extra)
-    out = Path(args.out)
-    results_dir = out / "results"
+    results_dir = Path(args.out) / "results"
     cache = cache_dir(args.cache)
     options = RunOptions(
         data_dir=data_dir(args.data), out_dir=results_dir, cache_dir=cache,
-        tracking_uri=None if args.no_mlflow else (args.tracking_uri or default_tracking_uri(results_dir)),
-        extra_files=extra, progress=not args.no_progress, threads=args.threads,
+        tracking_uri=(args.tracking_uri or default_tracking_uri(results_dir)) if tracking else None,
+        extra_files=extra, progress=not getattr(args, "no_progress", False), threads=getattr(args, "threads", None),
     )
-    results_dir.mkdir(parents=True, exist_ok=True)
 
     def factory(name: str, batch_size: int):
-        return resolve_encoder(name, cache, batch_size=batch_size, threads=args.threads)
+        return resolve_encoder(name, cache, batch_size=batch_size, threads=options.threads)
 
-    summary = Runner(spec, options, factory).run()
+    return Runner(spec, options, factory)
+
+
+def _run(args) -> int:
+    runner = _runner(args, tracking=not args.no_mlflow)
+    spec, options, out = runner.spec, runner.options, Path(args.out)
+    results_dir = options.out_dir
+    results_dir.mkdir(parents=True, exist_ok=True)
+    summary = runner.run()
     print(f"grid {spec.name!r}: {summary.planned} cells planned, {summary.skipped} already done, "
           f"{summary.done} run, {summary.failed} failed; encoder ran {summary.encoder_calls} times "
           f"({summary.encode_seconds:.1f} s encoding); {summary.seconds:.1f} s")
     for line in summary.errors:
         print(f"  failed: {line}", file=sys.stderr)
+    if summary.superseded:
+        print(f"note: {summary.superseded} finished cells are superseded by this grid's newer versions; "
+              f"`alignbench prune --grid {args.grid}` drops them", file=sys.stderr)
     written = _leaderboard(results_dir / "results.jsonl", out / "leaderboard")
     print(f"results: {results_dir / 'results.jsonl'}\nleaderboard: {written[0].parent}")
     if options.tracking_uri:
@@ -111,6 +128,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "prune":
+            runner = _runner(args, tracking=False)
+            cells = runner.superseded()
+            dropped = runner.store.drop_cells(cells)
+            print(f"dropped {dropped} rows of {len(cells)} superseded cells from {runner.store.path}")
+            written = _leaderboard(runner.store.path, Path(args.out) / "leaderboard")
+            print(f"leaderboard: {written[0].parent}")
+            return 0
         if args.command == "leaderboard":
             written = _leaderboard(Path(args.results), Path(args.out))
             print("\n".join(str(p) for p in written))

@@ -98,6 +98,25 @@ def _atomic_append(path: Path, lines: list[str]) -> None:
             os.unlink(tmp)
 
 
+def version_free(config: dict) -> dict:
+    """A resolved cell config without the parts that only say which code and weights produced it."""
+    out = json.loads(json.dumps(config))
+    out["encoder"].pop("fingerprint", None)
+    out["method"].pop("version", None)
+    out["task"].pop("version", None)
+    return out
+
+
+def superseded_cells(rows: list[dict], planned: dict[str, dict]) -> set[str]:
+    """Cell ids in `rows` that a planned cell replaces: the same cell (encoder, layer, method, task and
+    their parameters, language, seed) under an older task or method version or other encoder weights.
+
+    `planned` maps the planned cell ids to their resolved configs."""
+    current = {json.dumps(version_free(config), sort_keys=True) for config in planned.values()}
+    return {row["cell_id"] for row in rows
+            if row["cell_id"] not in planned and json.dumps(version_free(row["resolved_config"]), sort_keys=True) in current}
+
+
 def read_jsonl(path: Path) -> list[dict]:
     if not Path(path).exists():
         return []
@@ -128,6 +147,20 @@ class ResultStore:
         seen = {(e["cell_id"], e["error_type"], e["message"]) for e in read_jsonl(self.errors_path)}
         if (row.cell_id, row.error_type, row.message) not in seen:
             _atomic_append(self.errors_path, [row.to_json()])
+
+    def drop_cells(self, cell_ids: set[str]) -> int:
+        """Remove every result and error row of these cells (each file rewritten atomically); returns how
+        many result rows went."""
+        dropped = 0
+        for path in (self.path, self.errors_path):
+            rows = read_jsonl(path)
+            kept = [row for row in rows if row["cell_id"] not in cell_ids]
+            if len(kept) < len(rows):
+                path.unlink()
+                _atomic_append(path, [json.dumps(row, sort_keys=True, ensure_ascii=False) for row in kept])
+            if path == self.path:
+                dropped = len(rows) - len(kept)
+        return dropped
 
     def rows(self) -> list[dict]:
         """All rows, de-duplicated on (cell, metric, subset): the last one written wins."""

@@ -27,7 +27,7 @@ from bench.encoders.base import Encoder
 from bench.grid import Cell, GridSpec, expand, instantiate, task_layers
 from bench.languages import PIVOT
 from bench.registry import get_method, get_task
-from bench.results import ErrorRow, ResultRow, ResultStore
+from bench.results import ErrorRow, ResultRow, ResultStore, superseded_cells
 from bench.specs import EncodeSpec, Resource
 from bench.taskapi import TaskContext
 from bench.tracking import MlflowTracker, NullTracker
@@ -53,6 +53,7 @@ class RunSummary:
     skipped: int = 0
     done: int = 0
     failed: int = 0
+    superseded: int = 0  # finished cells of older versions that planned cells replace (see `alignbench prune`)
     encoder_calls: int = 0
     encode_seconds: float = 0.0
     seconds: float = 0.0
@@ -171,8 +172,16 @@ class Runner:
                        self.options.extra_files)
         finished = self.store.finished_cells()
         keyed = [(cell, cell.cell_id(self.options.extra_files)) for cell in cells]
+        self.planned_configs = {cid: json.loads(canonical_json(cell.resolved_config(self.options.extra_files)))
+                                for cell, cid in keyed}
         todo = [(cell, cid) for cell, cid in keyed if cid not in finished]
         return todo, encoders, len(cells)
+
+    def superseded(self) -> set[str]:
+        """Finished cells that this grid's planned cells replace (older task/method version, other weights)."""
+        if not hasattr(self, "planned_configs"):
+            self.plan()
+        return superseded_cells(self.store.rows(), self.planned_configs)
 
     def run(self) -> RunSummary:
         start = time.perf_counter()
@@ -202,6 +211,7 @@ class Runner:
         tracker.end_grid(failed=summary.failed > 0)
         summary.encoder_calls = sum(e.encoder_calls for e in encoders.values())
         summary.encode_seconds = sum(e.encode_seconds for e in encoders.values())
+        summary.superseded = len(self.superseded())
         summary.seconds = time.perf_counter() - start
         return summary
 

@@ -47,7 +47,7 @@ class MlflowTracker:
     def log_cell(self, run_name: str, params: dict, tags: dict, metrics: dict[str, float], failed: bool = False) -> None:
         import time
 
-        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.entities import Metric, Param
 
         all_tags = {**tags, "mlflow.parentRunId": self.parent_id, "alignbench.kind": "cell"}
         run = self.client.create_run(self.experiment_id, run_name=run_name, tags={k: str(v) for k, v in all_tags.items() if v is not None})

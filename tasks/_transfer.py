@@ -124,7 +124,7 @@ class HeadConfig:
     dropout: float = 0.0
     weight_decay: float = 0.0
     beta2: float = 0.999  # Adam's second-moment decay (Dozat & Manning use 0.9)
-    version: str = "1"
+    version: str = "2"  # 2: initial weights drawn under the cell's seed (1 drew them from the global RNG state)
 
 
 def content_key(config: HeadConfig, seed: int, *parts) -> str:
@@ -211,8 +211,12 @@ def train_head(module, loss_on: Callable, n_items: int, select: Callable, config
     return {"best_epoch": best_epoch, "epochs": config.epochs, "dev_score": round(best_score, 4)}
 
 
-def fit_or_load(store: HeadStore, key: str, build: Callable, train: Callable):
-    """Build the module, then load its weights from the store or train and save them."""
+def fit_or_load(store: HeadStore, key: str, build: Callable, train: Callable, seed: int):
+    """Build the module under `seed` (its initial weights never depend on what ran before in the
+    process), then load its weights from the store or train and save them."""
+    import torch
+
+    torch.manual_seed(seed)
     module = build()
     saved = store.load(key)
     if saved is not None:

@@ -96,8 +96,6 @@ class DependencyParsing(UdTransferTask):
         return scores
 
     def _fit(self, train, train_features, dev, dev_features, relations, ctx):
-        import torch
-
         from tasks._biaffine import BiaffineParser, pad_batch
 
         index = {r: i for i, r in enumerate(relations)}
@@ -123,11 +121,10 @@ class DependencyParsing(UdTransferTask):
         key = content_key(config, ctx.seed, train_features.vectors, [list(s.heads) for s in train],
                           [list(s.deprels) for s in train], dev_features.vectors, [list(s.heads) for s in dev],
                           [list(s.deprels) for s in dev], [list(s.upos) for s in dev])
-        torch.manual_seed(ctx.seed)
         return fit_or_load(HeadStore(ctx.cache_dir), key,
                            lambda: BiaffineParser(train_features.vectors.shape[1], len(relations), self.arc_dim,
                                                   self.rel_dim, self.dropout),
-                           train_parser)
+                           train_parser, ctx.seed)
 
 
 def parse(parser, sentences: list[np.ndarray], relations: list[str], batch: int = 64):

@@ -69,7 +69,7 @@ def load_conll2002(path: Path, keep_types: frozenset[str]) -> tuple[TaggedSenten
 
 @task(TaskSpec(
     name="ner",
-    version="1",
+    version="2",
     protocol="panx-entity-f1-strict-iob2-en-train",
     metrics=("f1", "baseline_f1"),
     main_metric="f1",
@@ -180,7 +180,7 @@ class NamedEntities(TransferProtocolParams):
         head, record = fit_or_load(
             HeadStore(ctx.cache_dir), key, lambda: tagger_module(X.shape[1], len(labels), config.dropout),
             lambda module: train_head(module, loss_on, len(X), lambda m: entity_f1(dev_gold, tags_of(m, dev)), config,
-                                      ctx.seed))
+                                      ctx.seed), ctx.seed)
 
         def predict(sentences, lang):
             return tags_of(head, word_features(encoder, sentences, lang, ctx.layer))

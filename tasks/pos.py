@@ -26,7 +26,7 @@ from tasks._ud import UdTransferTask, load_ud, source_file, test_subsets, ud_fil
 
 @task(TaskSpec(
     name="pos",
-    version="1",
+    version="2",
     protocol="ud-upos-frozen-linear-probe-en-train",
     metrics=("upos_accuracy", "upos_xtreme_seqeval_f1", "baseline_upos_accuracy"),
     main_metric="upos_accuracy",
@@ -96,5 +96,5 @@ def _fit_tagger(X, y, X_dev, y_dev, n_labels: int, config: HeadConfig, ctx: Task
 
     key = content_key(config, ctx.seed, X, y, X_dev, y_dev)
     return fit_or_load(HeadStore(ctx.cache_dir), key, lambda: tagger_module(X.shape[1], n_labels, config.dropout),
-                       lambda module: train_head(module, loss_on, len(X), select, config, ctx.seed))
+                       lambda module: train_head(module, loss_on, len(X), select, config, ctx.seed), ctx.seed)
 

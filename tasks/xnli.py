@@ -98,7 +98,7 @@ def item_split(data_dir: Path) -> dict[str, tuple[int, ...]]:
 
 @task(TaskSpec(
     name="xnli",
-    version="1",
+    version="2",
     protocol="xnli-dev-item-split-en-train",
     metrics=("accuracy", "baseline_accuracy"),
     main_metric="accuracy",
@@ -207,7 +207,7 @@ class CrossLingualNli(TransferProtocolParams):
         head, record = fit_or_load(
             HeadStore(ctx.cache_dir), key, lambda: pair_module(X.shape[1] // 4, self.hidden, len(LABELS), 0.1),
             lambda module: train_head(module, loss_on, len(X), lambda m: (predict_in_batches(m, X_dev) == y_dev).mean(),
-                                      config, ctx.seed))
+                                      config, ctx.seed), ctx.seed)
 
         def predict(pairs, lang):
             return [LABELS[i] for i in predict_in_batches(head, features(pairs, lang))]

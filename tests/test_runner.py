@@ -122,3 +122,23 @@ def test_grid_validation(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(GridError, match=message):
         load_grid(path)
+
+
+def test_rows_of_an_older_task_version_are_superseded_and_pruned(tmp_path):
+    import json
+
+    _runner(tmp_path, ToyEncoder()).run()
+    path = tmp_path / "out" / "results.jsonl"
+    rows = read_jsonl(path)
+    old = json.loads(json.dumps(rows[0]))
+    old["cell_id"], old["resolved_config"]["task"]["version"] = "old-version-cell", "0"
+    unrelated = json.loads(json.dumps(rows[0]))  # a cell this grid does not plan (another seed): kept
+    unrelated["cell_id"], unrelated["resolved_config"]["seed"] = "other-grid-cell", 7
+    path.write_text(path.read_text() + json.dumps(old) + "\n" + json.dumps(unrelated) + "\n")
+
+    runner = _runner(tmp_path, ToyEncoder())
+    assert runner.superseded() == {"old-version-cell"}
+    assert runner.store.drop_cells(runner.superseded()) == 1
+    left = {r["cell_id"] for r in read_jsonl(path)}
+    assert "old-version-cell" not in left and "other-grid-cell" in left and len(left) == len({r["cell_id"] for r in rows}) + 1
+    assert _runner(tmp_path, ToyEncoder()).run().superseded == 0

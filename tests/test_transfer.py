@@ -90,6 +90,24 @@ def test_tagger_head_learns_and_is_reused_by_content(tmp_path):
     assert len({record["head_key"], other_seed["head_key"], other_data["head_key"]}) == 3
 
 
+def test_new_head_does_not_depend_on_what_ran_before(tmp_path):
+    """A head's initial weights come from the cell's seed, not from the process's global RNG state, so a
+    resumed run trains the same head as a fresh one."""
+    import torch
+
+    from tasks.pos import _fit_tagger
+
+    X, y = _planted_tagging(0)
+    X_dev, y_dev = _planted_tagging(1, 200)
+    config = _transfer.HeadConfig("linear-tagger", epochs=1, lr=1e-2, batch_size=64, dropout=0.0)
+    torch.manual_seed(123)
+    first, _ = _fit_tagger(X, y, X_dev, y_dev, 4, config, TaskContext(Path("."), 1, 0, tmp_path / "a"))
+    torch.randn(1000)  # what an earlier cell's training would do to the global state
+    second, _ = _fit_tagger(X, y, X_dev, y_dev, 4, config, TaskContext(Path("."), 1, 0, tmp_path / "b"))
+    for name, value in first.state_dict().items():
+        assert torch.equal(value, second.state_dict()[name]), name
+
+
 def test_biaffine_parser_learns_a_planted_tree():
     """Word vectors encode their position; every word's head is the word before it (the first is the root)."""
     import torch

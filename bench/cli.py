@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "prune":
             runner = _runner(args, tracking=False)
             cells = runner.superseded()
-            dropped = runner.store.drop_cells(cells)
+            dropped = runner.store.drop_cells(cells | runner.stale_failures())
             print(f"dropped {dropped} rows of {len(cells)} superseded cells from {runner.store.path}")
             written = _leaderboard(runner.store.path, Path(args.out) / "leaderboard")
             print(f"leaderboard: {written[0].parent}")

@@ -27,7 +27,7 @@ from bench.encoders.base import Encoder
 from bench.grid import Cell, GridSpec, expand, instantiate, task_layers
 from bench.languages import PIVOT
 from bench.registry import get_method, get_task
-from bench.results import ErrorRow, ResultRow, ResultStore, superseded_cells
+from bench.results import ErrorRow, ResultRow, ResultStore, read_jsonl, superseded_cells
 from bench.specs import EncodeSpec, Resource
 from bench.taskapi import TaskContext
 from bench.tracking import MlflowTracker, NullTracker
@@ -174,6 +174,7 @@ class Runner:
         keyed = [(cell, cell.cell_id(self.options.extra_files)) for cell in cells]
         self.planned_configs = {cid: json.loads(canonical_json(cell.resolved_config(self.options.extra_files)))
                                 for cell, cid in keyed}
+        self.planned_coordinates = {(c.method.label, c.encoder, c.layer, c.task.name, c.language, c.seed) for c in cells}
         todo = [(cell, cid) for cell, cid in keyed if cid not in finished]
         return todo, encoders, len(cells)
 
@@ -182,6 +183,15 @@ class Runner:
         if not hasattr(self, "planned_configs"):
             self.plan()
         return superseded_cells(self.store.rows(), self.planned_configs)
+
+    def stale_failures(self) -> set[str]:
+        """Cells logged as failed whose coordinates (method, encoder, layer, task, language, seed) a planned
+        cell now holds under another id: their failure records describe code that no longer runs."""
+        if not hasattr(self, "planned_configs"):
+            self.plan()
+        return {e["cell_id"] for e in read_jsonl(self.store.errors_path)
+                if e["cell_id"] not in self.planned_configs
+                and (e["method_label"], e["encoder"], e["layer"], e["task"], e["language"], e["seed"]) in self.planned_coordinates}
 
     def run(self) -> RunSummary:
         start = time.perf_counter()
@@ -264,9 +274,9 @@ class Runner:
                 method_origin=method_entry.origin, category=method_entry.spec.category.value, encoder=cell.encoder,
                 encoder_fingerprint=cell.encoder_fingerprint, layer=cell.layer, pooling=spec.pooling.value,
                 task=cell.task.name, task_version=task_entry.spec.version, protocol=protocol,
-                protocol_detail=protocol_detail, kind="task", split=protocol_detail.get("split", ""),
+                protocol_detail=protocol_detail, kind=task_entry.spec.kind, split=protocol_detail.get("split", ""),
                 source_language=PIVOT, language=cell.language, subset=score.subset, metric=score.metric,
-                value=float(score.value), higher_is_better=task_entry.spec.higher_is_better,
+                value=float(score.value), higher_is_better=task_entry.spec.higher_is_better_for(score.metric),
                 is_main=score.metric == task_entry.spec.main_metric, n=score.n, seed=cell.seed, config_hash=cell_id,
                 resolved_config=json.loads(canonical_json(config)), anchors=anchors, harness_version=__version__,
                 git_sha=context["git_sha"], versions=context["versions"], started_at=started, finished_at=_now(),

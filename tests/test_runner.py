@@ -142,3 +142,13 @@ def test_rows_of_an_older_task_version_are_superseded_and_pruned(tmp_path):
     left = {r["cell_id"] for r in read_jsonl(path)}
     assert "old-version-cell" not in left and "other-grid-cell" in left and len(left) == len({r["cell_id"] for r in rows}) + 1
     assert _runner(tmp_path, ToyEncoder()).run().superseded == 0
+
+    errors = tmp_path / "out" / "errors.jsonl"
+    failed = read_jsonl(errors)[0]
+    stale = {**failed, "cell_id": "old-failure"}
+    errors.write_text(errors.read_text() + json.dumps(stale) + "\n")
+    runner = _runner(tmp_path, ToyEncoder())
+    assert runner.stale_failures() == {"old-failure"}
+    runner.store.drop_cells(runner.stale_failures())
+    assert "old-failure" not in {e["cell_id"] for e in read_jsonl(errors)}
+    assert failed["cell_id"] in {e["cell_id"] for e in read_jsonl(errors)}

@@ -53,6 +53,20 @@ def _pair_dir(data_dir: Path, lang: str, pivot: str) -> Path | None:
     return None
 
 
+def parallel_languages(data_dir: Path, pivot: str = PIVOT) -> list[str]:
+    """Languages with a `parallel/<xx>-<pivot>/` folder (either order of the codes)."""
+    root = Path(data_dir) / "parallel"
+    found = set()
+    for candidate in sorted(root.glob("*-*")) if root.is_dir() else []:
+        try:
+            codes = {normalize_language(code) for code in candidate.name.split("-", 1)}
+        except ValueError:
+            continue
+        if pivot in codes and len(codes) == 2 and candidate.is_dir():
+            found |= codes - {pivot}
+    return sorted(found)
+
+
 def _read_parallel_dir(folder: Path, lang: str, pivot: str) -> list[tuple[list[tuple[str, str]], str]]:
     """(pairs, source name) per parallel file found in `folder`; pairs are (lang text, pivot text)."""
     out = []

@@ -1,4 +1,4 @@
-"""Command line: `alignbench run | prune | leaderboard | check-method | methods | tasks`."""
+"""Command line: `alignbench run | prune | leaderboard | compare | check-method | methods | tasks`."""
 
 from __future__ import annotations
 
@@ -36,6 +36,10 @@ def _parser() -> argparse.ArgumentParser:
     board = sub.add_parser("leaderboard", help="render leaderboard/ from results.jsonl")
     board.add_argument("--results", default="results/results.jsonl", help="results file (default results/results.jsonl)")
     board.add_argument("--out", default="leaderboard", help="output folder (default leaderboard)")
+
+    compare = sub.add_parser("compare", help="print the diagnostics table and the diagnostic-vs-task correlations")
+    compare.add_argument("--results", default="results/results.jsonl", help="results file (default results/results.jsonl)")
+    compare.add_argument("--min-points", type=int, default=5, help="fewest matched cells for a correlation (default 5)")
 
     check = sub.add_parser("check-method", help="run the method contract checks on one method")
     check.add_argument("name")
@@ -102,6 +106,25 @@ def _run(args) -> int:
     return 0
 
 
+def _compare(results: Path, min_points: int) -> int:
+    from bench.leaderboard import correlation_table, diagnostics_table
+    from bench.results import ResultStore
+
+    if not results.is_file():
+        raise FileNotFoundError(f"no results file {results}")
+    store = ResultStore(results.parent)
+    store.path = results
+    rows = store.rows()
+    diagnostics, correlations = diagnostics_table(rows), correlation_table(rows, min_points)
+    if diagnostics.empty:
+        print(f"{results}: no diagnostic rows (run a grid with diagnostics, e.g. grids/rfeval.toml)")
+        return 1
+    print("Diagnostics (macro average over languages):\n" + diagnostics.reset_index().to_markdown(index=False))
+    print("\nPearson r between diagnostics and task main metrics (n matched cells):")
+    print(correlations.reset_index().to_markdown(index=False) if not correlations.empty else "(no task rows to match)")
+    return 0
+
+
 def _listing(kind: str, extra: tuple[str, ...], data: str | None = None) -> int:
     from bench import registry
 
@@ -140,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             written = _leaderboard(Path(args.results), Path(args.out))
             print("\n".join(str(p) for p in written))
             return 0
+        if args.command == "compare":
+            return _compare(Path(args.results), args.min_points)
         if args.command == "check-method":
             from bench.contract import check_method
             from bench.registry import get_method

@@ -18,10 +18,12 @@ MISSING = "—"
 _ROW_KEYS = ["method_label", "category", "encoder", "layer"]
 
 
-def aggregate(rows: list[dict]) -> pd.DataFrame:
-    """Main-metric scores averaged over seeds: one row per (method, encoder, layer, task, column)."""
+def aggregate(rows: list[dict], kind: str = "task", all_metrics: bool = False) -> pd.DataFrame:
+    """Scores averaged over seeds: one row per (method, encoder, layer, task, metric, column). Only main
+    metrics unless `all_metrics`; only rows of `kind` ("task" or "diagnostic")."""
     columns = _ROW_KEYS + ["task", "protocol", "task_version", "metric", "column", "mean", "sd", "seeds", "n"]
-    main = [r for r in rows if r.get("is_main") and r.get("kind", "task") == "task"]
+    main = [r for r in rows if (all_metrics or r.get("is_main")) and r.get("kind", "task") == kind
+            and not r["metric"].startswith("baseline_")]
     if not main:
         return pd.DataFrame(columns=columns)
     frame = pd.DataFrame(main)
@@ -89,6 +91,68 @@ def category_table(agg: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame.from_dict(out, orient="index").sort_index().fillna(MISSING)
 
 
+def diagnostics_table(rows: list[dict]) -> pd.DataFrame:
+    """Methods x diagnostic metrics: macro average over languages (seeds averaged first); the column name
+    says which way is better."""
+    agg = aggregate(rows, kind="diagnostic", all_metrics=True)
+    if agg.empty:
+        return pd.DataFrame()
+    direction = {(r["task"], r["metric"]): "↑" if r.get("higher_is_better", True) else "↓"
+                 for r in rows if r.get("kind") == "diagnostic"}
+    agg = agg.assign(key=[f"{t} {m} {direction[(t, m)]}" for t, m in zip(agg["task"], agg["metric"])])
+    table = agg.groupby(_ROW_KEYS + ["key"])["mean"].mean().unstack("key")
+    counts = agg.groupby(_ROW_KEYS + ["key"])["column"].nunique().unstack("key")
+    expected = agg.groupby("key")["column"].nunique()
+    out = table.copy().astype(object)
+    for key in table.columns:
+        out[key] = [MISSING if pd.isna(v) else f"{v:.1f}" + (f" ({int(c)}/{expected[key]})" if c < expected[key] else "")
+                    for v, c in zip(table[key], counts[key].fillna(0))]
+    return out.sort_index()
+
+
+def _pair_language(language: str) -> str | None:
+    """The non-English side of a task's language key ("de", "de-en", "en-de" -> "de"; "es-es" -> None)."""
+    parts = language.split("-")
+    if len(parts) == 1:
+        return None if parts[0] == "en" else parts[0]
+    others = [p for p in parts if p != "en"]
+    return others[0] if len(others) == 1 and len(parts) == 2 else None
+
+
+def correlation_table(rows: list[dict], min_points: int = 5) -> pd.DataFrame:
+    """Pearson r between each diagnostic metric and each task's main metric across finished cells, matched
+    on (method, encoder, layer, language); seeds and test subsets are averaged first (cf. Zhao & Eger
+    2022, Fig. 4). Cells show "r (n points)"; fewer than `min_points` matches show as missing."""
+    def points(kind: str, all_metrics: bool) -> pd.DataFrame:
+        agg = aggregate(rows, kind=kind, all_metrics=all_metrics)
+        if agg.empty:
+            return agg
+        agg = agg.assign(lang=agg["column"].str.split(" ").str[0].map(_pair_language)).dropna(subset=["lang"])
+        return agg.groupby(["method_label", "encoder", "layer", "lang", "task", "metric"])["mean"].mean().reset_index()
+
+    diagnostics, tasks = points("diagnostic", True), points("task", False)
+    if diagnostics.empty or tasks.empty:
+        return pd.DataFrame()
+    keys = ["method_label", "encoder", "layer", "lang"]
+    out: dict[str, dict[str, str]] = {}
+    for (d_task, d_metric), d_part in diagnostics.groupby(["task", "metric"]):
+        for (t_task, t_metric), t_part in tasks.groupby(["task", "metric"]):
+            merged = d_part.merge(t_part, on=keys, suffixes=("_d", "_t"))
+            if len(merged) < min_points or merged["mean_d"].std() == 0 or merged["mean_t"].std() == 0:
+                value = MISSING
+            else:
+                value = f"{merged['mean_d'].corr(merged['mean_t']):+.2f} ({len(merged)})"
+            out.setdefault(f"{d_task} {d_metric}", {})[f"{t_task} {t_metric}"] = value
+    return pd.DataFrame.from_dict(out, orient="index").sort_index().rename_axis("diagnostic")
+
+
+_DIAGNOSTICS_NOTE = ("Properties of the aligned space itself (kind = diagnostic), macro-averaged over languages; "
+                     "↑ / ↓ = higher / lower is better. Percentages x100 except svg (a sum of squared log "
+                     "singular-value differences) and partition_ratio (a ratio in [0, 1]).")
+_CORRELATION_NOTE = ("Pearson r between a diagnostic and a task's main metric over every (method, encoder, layer, "
+                     "language) that has both; (n) = number of such points. Also: `alignbench compare`.")
+
+
 def _markdown(table: pd.DataFrame) -> str:
     return table.reset_index().to_markdown(index=False) if not table.empty else "_no results_"
 
@@ -116,6 +180,8 @@ def render(rows: list[dict], errors: list[dict], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     agg = aggregate(rows)
     over, cats, tasks, transfer = overview(agg), category_table(agg), task_tables(agg), transfer_table(rows)
+    diagnostics, correlations = diagnostics_table(rows), correlation_table(rows)
+    tasks.update(task_tables(aggregate(rows, kind="diagnostic")))
     finished = {r["cell_id"] for r in rows}
     failed = pd.DataFrame(
         sorted({(e["method_label"], e["task"], e["language"], f"L{e['layer']}", e["error_type"]) for e in errors
@@ -130,7 +196,11 @@ def render(rows: list[dict], errors: list[dict], out_dir: Path) -> list[Path]:
     if not transfer.empty:
         md += ["## Zero-shot transfer (train on the source language, test the others)", "", _TRANSFER_NOTE, "",
                _markdown(transfer), ""]
-    md += ["## Per task", ""] + [f"- [{key}]({_slug(key)}.md)" for key in tasks]
+    if not diagnostics.empty:
+        md += ["## Diagnostics (method x diagnostic)", "", _DIAGNOSTICS_NOTE, "", _markdown(diagnostics), ""]
+    if not correlations.empty:
+        md += ["## Do diagnostics predict task scores?", "", _CORRELATION_NOTE, "", _markdown(correlations), ""]
+    md += ["## Per task and diagnostic", ""] + [f"- [{key}]({_slug(key)}.md)" for key in tasks]
     if not failed.empty:
         md += ["", "## Failed cells (no result)", "", failed.to_markdown(index=False)]
     (out_dir / "README.md").write_text("\n".join(md) + "\n", encoding="utf-8")
@@ -143,6 +213,11 @@ def render(rows: list[dict], errors: list[dict], out_dir: Path) -> list[Path]:
             "<h2>By category</h2>", _html_table(cats)]
     if not transfer.empty:
         body += ["<h2>Zero-shot transfer</h2>", f"<p>{html.escape(_TRANSFER_NOTE)}</p>", _html_table(transfer)]
+    if not diagnostics.empty:
+        body += ["<h2>Diagnostics</h2>", f"<p>{html.escape(_DIAGNOSTICS_NOTE)}</p>", _html_table(diagnostics)]
+    if not correlations.empty:
+        body += ["<h2>Do diagnostics predict task scores?</h2>", f"<p>{html.escape(_CORRELATION_NOTE)}</p>",
+                 _html_table(correlations)]
     for key, table in tasks.items():
         body += [f"<h2>{html.escape(key)}</h2>", _html_table(table)]
     if not failed.empty:

@@ -27,6 +27,7 @@ from bench.encoders.base import Encoder
 from bench.grid import Cell, GridSpec, expand, instantiate, task_layers
 from bench.languages import PIVOT
 from bench.registry import get_method, get_task
+from bench.registry import tasks as get_tasks
 from bench.results import ErrorRow, ResultRow, ResultStore, read_jsonl, superseded_cells
 from bench.specs import EncodeSpec, Resource
 from bench.taskapi import TaskContext
@@ -158,7 +159,9 @@ class Runner:
         self.store = ResultStore(options.out_dir)
         self._encoder_choices = {choice.name: choice for choice in spec.encoders}
         self.cache = EmbeddingCache(options.cache_dir)
-        task_names = tuple(sorted({t.name for t in spec.tasks}))
+        # the guard covers every registered task, not only this grid's: anchors (and so every fitted map)
+        # must not depend on which tasks a grid happens to list
+        task_names = tuple(sorted(get_tasks(options.extra_files)))
         self.builder = AlignerBuilder(options, ArtifactStore(options.cache_dir), task_names)
 
     # Stage 1

@@ -102,6 +102,17 @@ class TaskSpec:
     dataset: str
     citation: str
     summary: str = ""
+    kind: str = "task"  # "task" (a downstream score) or "diagnostic" (a property of the space itself)
+    lower_is_better: tuple[str, ...] = ()  # metrics other than the main one for which lower is better
+
+    def __post_init__(self):
+        if self.kind not in ("task", "diagnostic"):
+            raise ValueError(f"task {self.name}: kind must be 'task' or 'diagnostic', not {self.kind!r}")
+        if self.main_metric not in self.metrics:
+            raise ValueError(f"task {self.name}: main metric {self.main_metric!r} is not in {self.metrics}")
+
+    def higher_is_better_for(self, metric: str) -> bool:
+        return self.higher_is_better if metric == self.main_metric else metric not in self.lower_is_better
 
 
 @dataclass(frozen=True)

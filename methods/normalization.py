@@ -19,7 +19,7 @@ from bench.specs import Category, Level, MethodSpec, Mode, Resource, Signal, Wor
 @method(MethodSpec(
     name="normalization",
     category=Category.D,
-    version="1",
+    version="2",  # 2: anchors guarded against every registered task (CBLI/BLI test items included)
     citation="Zhao et al. 2021 (*SEM)",
     mode=Mode.OFFLINE,
     signal=Signal.NONE,

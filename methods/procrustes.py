@@ -23,7 +23,7 @@ ANCHOR_RESOURCES = {"parallel": Resource.PARALLEL_SENTENCES, "dictionary": Resou
 @method(MethodSpec(
     name="procrustes",
     category=Category.A,
-    version="1",
+    version="2",  # 2: anchors guarded against every registered task (CBLI/BLI test items included)
     citation="Aldarmaki & Diab 2019 (NAACL); Schuster et al. 2019 (NAACL)",
     mode=Mode.OFFLINE,
     signal=Signal.PARALLEL_CORPUS,

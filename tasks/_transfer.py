@@ -38,6 +38,16 @@ def word_spec(layer: int) -> EncodeSpec:
     return EncodeSpec(layers=(layer,), pooling=Pooling.MEAN, max_length=512, prefix="", dtype="float32", keep_tokens=True)
 
 
+def content_tokens(encoder: Encoder, texts: list[str], lang: str, layer: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """Per text: token states without special tokens (offsets (0, 0)); and the mean-pooled vectors."""
+    emb = encoder.encode(texts, lang, word_spec(layer))
+    tokens = check_finite(np.asarray(emb.tokens[layer], np.float32), f"{lang} token states")
+    starts = np.concatenate([[0], np.cumsum(emb.lengths)])
+    real = emb.offsets[:, 1] > emb.offsets[:, 0]
+    per_text = [tokens[a:b][real[a:b]] for a, b in zip(starts[:-1], starts[1:])]
+    return per_text, np.asarray(emb.pooled[layer], np.float32)
+
+
 def sample(items: Sequence, limit: int | None) -> list:
     """A fixed-seed sample of at most `limit` items, kept in file order (limit 0/None = all)."""
     items = list(items)

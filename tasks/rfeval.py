@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.encoders.base import Encoder, check_finite
+from bench.encoders.base import Encoder
 from bench.languages import normalize_language
 from bench.metrics import correlations
 from bench.registry import task
@@ -26,7 +26,7 @@ from bench.specs import EncodeSpec, Level, Score, TaskSpec
 from bench.taskapi import TaskContext
 from bench.textio import DataFormatError, read_lines, split_columns
 from tasks._common import subdir
-from tasks._transfer import word_spec
+from tasks._transfer import content_tokens, word_spec
 
 HEADER = ("LP", "source", "translation", "reference", "HUMAN_score")
 _FILE = re.compile(r"testset_([a-z]{2,3})-([a-z]{2,3})\.tsv$")
@@ -98,16 +98,6 @@ def emd_similarities(source_tokens: list[np.ndarray], target_tokens: list[np.nda
         cost = np.clip(1.0 - S.astype(np.float64) @ T.astype(np.float64).T, 0.0, None)
         out[i] = 1.0 - ot.emd2(np.full(len(S), 1 / len(S)), np.full(len(T), 1 / len(T)), cost)
     return out
-
-
-def content_tokens(encoder: Encoder, texts: list[str], lang: str, layer: int) -> tuple[list[np.ndarray], np.ndarray]:
-    """Per text: token states without special tokens (offsets (0, 0)); and the mean-pooled vectors."""
-    emb = encoder.encode(texts, lang, word_spec(layer))
-    tokens = check_finite(np.asarray(emb.tokens[layer], np.float32), f"{lang} token states")
-    starts = np.concatenate([[0], np.cumsum(emb.lengths)])
-    real = emb.offsets[:, 1] > emb.offsets[:, 0]
-    per_text = [tokens[a:b][real[a:b]] for a, b in zip(starts[:-1], starts[1:])]
-    return per_text, np.asarray(emb.pooled[layer], np.float32)
 
 
 @task(TaskSpec(

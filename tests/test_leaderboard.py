@@ -1,7 +1,7 @@
 import filecmp
 from pathlib import Path
 
-from bench.leaderboard import MISSING, aggregate, render, task_tables
+from bench.leaderboard import MISSING, aggregate, correlation_table, diagnostics_table, render, task_tables
 from bench.results import ResultStore, read_jsonl
 from tests.conftest import REPO
 
@@ -53,3 +53,36 @@ def test_committed_leaderboard_is_up_to_date(tmp_path):
     committed = REPO / "leaderboard"
     for path in sorted(tmp_path.iterdir()):
         assert (committed / path.name).read_text() == path.read_text(), f"leaderboard/{path.name} is stale: run `alignbench leaderboard`"
+
+
+def _diag(method, lang, metric, value, higher=True, main=True, seed=0):
+    return {**_row(method, lang, value, seed, task="isotropy", cell=f"{method}-iso-{lang}-{seed}"), "metric": metric,
+            "kind": "diagnostic", "is_main": main, "higher_is_better": higher}
+
+
+def test_diagnostics_and_their_correlation_with_task_scores(tmp_path):
+    """Hand-made rows: the diagnostic rises with the task score for four methods x two languages."""
+    methods = ["m1", "m2", "m3", "m4"]
+    task_values = {("m1", "de"): 10.0, ("m2", "de"): 20.0, ("m3", "de"): 30.0, ("m4", "de"): 45.0,
+                   ("m1", "zh"): 12.0, ("m2", "zh"): 15.0, ("m3", "zh"): 33.0, ("m4", "zh"): 40.0}
+    diag_values = {key: 0.5 * value + (3.0 if key[1] == "zh" else 0.0) for key, value in task_values.items()}
+    rows = [_row(m, lang, v, task="sts") | {"language": f"{lang}-en"} for (m, lang), v in task_values.items()]
+    rows += [_diag(m, lang, "avg_cosine", v, higher=False) for (m, lang), v in diag_values.items()]
+    rows += [_diag(m, lang, "partition_ratio", 1.0, main=False) for m in methods for lang in ("de", "zh")]
+    rows += [_diag("m1", "en", "avg_cosine", 99.0, higher=False)]  # English has no task partner: not matched
+
+    table = diagnostics_table(rows)
+    assert table.loc[("m1", "a", "e5", 8), "isotropy avg_cosine ↓"] == "37.7"  # (5 + 9 + 99) / 3 languages
+    assert table.loc[("m2", "a", "e5", 8), "isotropy avg_cosine ↓"] == "10.2 (2/3)"
+
+    import numpy as np
+
+    keys = sorted(task_values)
+    expected = np.corrcoef([diag_values[k] for k in keys], [task_values[k] for k in keys])[0, 1]
+    corr = correlation_table(rows)
+    assert corr.loc["isotropy avg_cosine", "sts m"] == f"{expected:+.2f} (8)"
+    assert corr.loc["isotropy partition_ratio", "sts m"] == MISSING  # constant: no correlation defined
+    render(rows, [], tmp_path)
+    board = (tmp_path / "README.md").read_text()
+    assert "## Diagnostics" in board and "Do diagnostics predict task scores?" in board
+    assert not aggregate(rows).query("task == 'isotropy'").shape[0]  # diagnostics stay out of the task tables

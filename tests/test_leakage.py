@@ -47,3 +47,27 @@ def test_dictionary_anchors_exclude_muse_test_words(data_dir):
     for path in (data_dir / "dictionaries" / "muse_test_annotated").glob("de-en.*.txt"):
         test_words.update(line.split("\t")[0] for line in path.read_text(encoding="utf-8").splitlines() if line)
     assert test_words and not {a for a, _ in pairs.pairs} & test_words
+
+
+@pytest.mark.parametrize("lang", ["de", "zh"])
+def test_cbli_held_out_pairs_never_reach_parallel_anchors(data_dir, banned, lang):
+    from tasks.cbli import Cbli, _all_pairs, held_out_indices
+
+    task = Cbli()
+    everything = _all_pairs(data_dir, lang)
+    held = [everything[i] for i in held_out_indices(len(everything), task.test_pairs)]
+    anchors = parallel_sentences(data_dir, lang, 10**6, banned)
+    anchor_sources = {normalize_text(a) for a, _ in anchors.pairs}
+    anchor_targets = {normalize_text(b) for _, b in anchors.pairs}
+    assert not {normalize_text(a) for a, _ in held} & anchor_sources
+    assert not {normalize_text(b) for _, b in held} & anchor_targets
+    assert len(anchors.pairs) >= len(everything) - 2 * len(held) - anchors.dropped_for_overlap  # the rest is kept
+
+
+def test_bli_test_words_never_reach_dictionary_anchors(data_dir, banned):
+    from tasks.bli import test_dictionaries
+
+    xling = test_dictionaries(data_dir)["de"]["xling"]
+    pairs = dictionary_pairs(data_dir, "de", 10**6, banned)
+    assert pairs.dropped_for_overlap > 0  # MUSE shares words with the xling test set: the guard removes them
+    assert not {normalize_text(a) for a, _ in pairs.pairs} & {normalize_text(a) for a, _ in xling}

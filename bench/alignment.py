@@ -34,6 +34,26 @@ class AlignmentData:
     provenance: dict = field(default_factory=dict)
 
 
+ANCHOR_RESOURCES = {"parallel": Resource.PARALLEL_SENTENCES, "dictionary": Resource.BILINGUAL_LEXICON,
+                    "words": Resource.WORD_ALIGNMENTS}
+
+
+def anchor_resource(method: str, anchors: str) -> Resource:
+    """The resource behind an `anchors` parameter: parallel sentences (mean-pooled), dictionary words
+    (encoded alone) or word-aligned tokens in context."""
+    if anchors not in ANCHOR_RESOURCES:
+        raise ValueError(f"{method}: anchors must be one of {sorted(ANCHOR_RESOURCES)}, got {anchors!r}")
+    return ANCHOR_RESOURCES[anchors]
+
+
+def anchor_pairs(data: "AlignmentData", lang: str, method: str, anchors: str) -> tuple[np.ndarray, np.ndarray]:
+    """(X in `lang`, Y in the pivot) as float64, or a clear error when the language has no anchors."""
+    if lang not in data.pairs:
+        raise MissingResourceError(f"{method}: no {anchors} anchors for {lang}-{data.pivot}")
+    X, Y = data.pairs[lang]
+    return np.asarray(X, np.float64), np.asarray(Y, np.float64)
+
+
 class Aligner(Protocol):
     """scikit-learn style: the constructor is the config, learned state ends in `_`."""
 

@@ -89,6 +89,8 @@ def _anchor_texts(resource: Resource, data_dir: Path, lang: str, budget: int, ba
     try:
         if resource is Resource.PARALLEL_SENTENCES:
             return parallel_sentences(data_dir, lang, budget, banned)
+        if resource is Resource.WORD_ALIGNMENTS:  # every sentence pair: the aligner gains from more text;
+            return parallel_sentences(data_dir, lang, 10**9, banned)  # the budget applies to word pairs
         if resource is Resource.BILINGUAL_LEXICON:
             return dictionary_pairs(data_dir, lang, budget, banned)
         if resource is Resource.MONOLINGUAL_TEXT:
@@ -96,6 +98,25 @@ def _anchor_texts(resource: Resource, data_dir: Path, lang: str, budget: int, ba
     except FileNotFoundError as error:
         raise MissingResourceError(f"{resource.value} unavailable for {lang}: {error}") from error
     raise MissingResourceError(f"the runner cannot provide {resource.value} yet")
+
+
+def word_anchor_vectors(base: Encoder, text_pairs: TextPairs, lang: str, layer: int, budget: int,
+                        cache_dir: Path | None) -> tuple[tuple[np.ndarray, np.ndarray], dict]:
+    """Token-level anchors: one-to-one word links of the word-aligned sentence pairs (a fixed sample of at
+    most `budget`), each word's first-sub-token vector in its sentence (Aldarmaki & Diab 2019; Wang et
+    al. 2019; Zhao & Eger 2022)."""
+    from bench.wordalign import align, link_vectors
+
+    corpus = align(text_pairs.pairs, lang, PIVOT, cache_dir)
+    links = corpus.word_pairs()
+    if not links:
+        raise MissingResourceError(f"no one-to-one word links in the {lang}-{PIVOT} parallel data")
+    if len(links) > budget:
+        links = [links[i] for i in np.sort(np.random.default_rng(0).choice(len(links), budget, replace=False))]
+    X, Y, kept = link_vectors(base, corpus, links, layer)
+    provenance = {**text_pairs.provenance(), "word_pairs": int(kept.sum()),
+                  "alignment": f"eflomal + grow-diag-final-and, key {corpus.key}"}
+    return (X, Y), provenance
 
 
 class AlignerBuilder:
@@ -127,7 +148,8 @@ class AlignerBuilder:
         state = self.artifacts.load(key) if needs else {}
         if state is None:
             start = time.perf_counter()
-            data = self._alignment_data(base, spec, cell.layer, languages, texts, provenance)
+            budget = getattr(aligner, "max_pairs", None) or DEFAULT_ANCHOR_BUDGET
+            data = self._alignment_data(base, spec, cell.layer, languages, texts, provenance, budget)
             aligner.fit(data)
             fit_seconds = time.perf_counter() - start
             self.artifacts.save(key, fitted_state(aligner), {"key": key_payload, "provenance": provenance})
@@ -138,8 +160,7 @@ class AlignerBuilder:
         encoder = AlignedEncoder(base, aligner, cell.layer, cell.method.label, key)
         return encoder, {"artifact": key, **provenance}, fit_seconds
 
-    @staticmethod
-    def _alignment_data(base, spec, layer, languages, texts, provenance) -> AlignmentData:
+    def _alignment_data(self, base, spec, layer, languages, texts, provenance, word_budget: int) -> AlignmentData:
         def embed(items: list[str], lang: str) -> np.ndarray:
             return np.asarray(base.encode(items, lang, spec).layer(layer), np.float32)
 
@@ -147,6 +168,9 @@ class AlignerBuilder:
         for (resource, lang), text_pairs in texts.items():
             if resource is Resource.MONOLINGUAL_TEXT:
                 monolingual[lang] = embed([a for a, _ in text_pairs.pairs], lang)
+            elif resource is Resource.WORD_ALIGNMENTS:
+                pairs[lang], provenance[f"{resource.value}:{lang}"] = word_anchor_vectors(
+                    base, text_pairs, lang, layer, word_budget, self.options.cache_dir)
             else:
                 pairs[lang] = (embed([a for a, _ in text_pairs.pairs], lang), embed([b for _, b in text_pairs.pairs], PIVOT))
         return AlignmentData(PIVOT, languages, pairs, monolingual, provenance)

@@ -99,6 +99,26 @@ class WordAlignedCorpus:
         return out
 
 
+def link_vectors(encoder, corpus: WordAlignedCorpus, links: Sequence[tuple[int, int, int]], layer: int):
+    """Row-aligned (source, target) word vectors of `links` (sentence, source word, target word): each
+    word's first sub-token in its encoded sentence at `layer`. Links whose word has no sub-token (cut off
+    by max_length) are dropped; returns (X, Y, kept mask over `links`)."""
+    import numpy as np
+
+    from bench.wordvectors import word_features
+
+    sentences = sorted({s for s, _, _ in links})
+    position = {s: k for k, s in enumerate(sentences)}
+    source = word_features(encoder, [corpus.source[s] for s in sentences], corpus.lang, layer)
+    target = word_features(encoder, [corpus.target[s] for s in sentences], corpus.pivot, layer)
+    src_start = np.concatenate([[0], np.cumsum(source.lengths)])
+    tgt_start = np.concatenate([[0], np.cumsum(target.lengths)])
+    rows = np.array([src_start[position[s]] + i for s, i, _ in links], dtype=np.int64)
+    cols = np.array([tgt_start[position[s]] + j for s, _, j in links], dtype=np.int64)
+    kept = ~source.missing[rows] & ~target.missing[cols]
+    return source.vectors[rows[kept]], target.vectors[cols[kept]], kept
+
+
 def _pharaoh(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
 

@@ -3,7 +3,8 @@
 Aldarmaki & Diab (2019), "Context-Aware Cross-Lingual Mapping", NAACL; Schuster et al. (2019),
 "Cross-Lingual Alignment of Contextual Word Embeddings", NAACL. W = argmin ||X W - Y||_F over
 orthogonal W, solved in closed form by SVD (scipy.linalg.orthogonal_procrustes), fitted per
-language on anchor pairs: parallel sentences (mean-pooled) or dictionary words (encoded alone).
+language on anchor pairs: parallel sentences (mean-pooled), dictionary words (encoded alone) or
+word-aligned tokens in context (`anchors = "words"`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import orthogonal_procrustes
 
-from bench.alignment import AlignmentData, MissingResourceError
+from bench.alignment import AlignmentData, anchor_pairs, anchor_resource
 from bench.registry import method
 from bench.specs import Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
-
-ANCHOR_RESOURCES = {"parallel": Resource.PARALLEL_SENTENCES, "dictionary": Resource.BILINGUAL_LEXICON}
-
 
 @method(MethodSpec(
     name="procrustes",
@@ -29,7 +27,7 @@ ANCHOR_RESOURCES = {"parallel": Resource.PARALLEL_SENTENCES, "dictionary": Resou
     signal=Signal.PARALLEL_CORPUS,
     word_alignment=WordAlignmentSource.NOT_APPLICABLE,
     level=Level.SENTENCE,
-    supervision=frozenset({Resource.PARALLEL_SENTENCES, Resource.BILINGUAL_LEXICON}),
+    supervision=frozenset({Resource.PARALLEL_SENTENCES, Resource.BILINGUAL_LEXICON, Resource.WORD_ALIGNMENTS}),
     summary="orthogonal map per language onto English, fitted on anchors",
 ))
 @dataclass
@@ -38,11 +36,10 @@ class Procrustes:
     max_pairs: int = 2000
 
     def __post_init__(self):
-        if self.anchors not in ANCHOR_RESOURCES:
-            raise ValueError(f"procrustes: anchors must be one of {sorted(ANCHOR_RESOURCES)}, got {self.anchors!r}")
+        anchor_resource("procrustes", self.anchors)
 
     def needs(self) -> frozenset:
-        return frozenset({ANCHOR_RESOURCES[self.anchors]})
+        return frozenset({anchor_resource("procrustes", self.anchors)})
 
     def fit(self, data: AlignmentData) -> "Procrustes":
         self.pivot_ = data.pivot
@@ -50,10 +47,8 @@ class Procrustes:
         for lang in data.languages:
             if lang == data.pivot:
                 continue
-            if lang not in data.pairs:
-                raise MissingResourceError(f"procrustes: no {self.anchors} anchors for {lang}-{data.pivot}")
-            X, Y = data.pairs[lang]
-            rotation, _ = orthogonal_procrustes(np.asarray(X, np.float64), np.asarray(Y, np.float64))
+            X, Y = anchor_pairs(data, lang, "procrustes", self.anchors)
+            rotation, _ = orthogonal_procrustes(X, Y)
             self.rotations_[lang] = rotation.astype(np.float32)
         return self
 

@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from bench.encoders.base import trainable_model
-from tasks._wordlevel import first_subtokens, join_words
+from bench.wordvectors import first_subtokens, join_words
 
 FINETUNE_NOTE = ("whole encoder + linear head, AdamW lr {lr}, weight decay 0.01, warm-up 10% then linear decay, "
                  "{epochs} epochs, batch {batch_size}, max_length {max_length}, best epoch on English dev; last layer")

@@ -18,36 +18,15 @@ import json
 import math
 import os
 import uuid
-from collections import Counter, OrderedDict, defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from bench.encoders.base import Encoder, check_finite
-from bench.specs import EncodeSpec, Pooling
-from tasks._wordlevel import first_subtokens, join_words
 
 SAMPLE_SEED = 12345  # fixed: every method and seed sees the same sampled items
-WORD_FEATURES_NOTE = ("first sub-token of each word (words joined by single spaces, mapped to sub-tokens through "
-                      "the tokenizer's character offsets)")
-
-
-def word_spec(layer: int) -> EncodeSpec:
-    return EncodeSpec(layers=(layer,), pooling=Pooling.MEAN, max_length=512, prefix="", dtype="float32", keep_tokens=True)
-
-
-def content_tokens(encoder: Encoder, texts: list[str], lang: str, layer: int) -> tuple[list[np.ndarray], np.ndarray]:
-    """Per text: token states without special tokens (offsets (0, 0)); and the mean-pooled vectors."""
-    emb = encoder.encode(texts, lang, word_spec(layer))
-    tokens = check_finite(np.asarray(emb.tokens[layer], np.float32), f"{lang} token states")
-    starts = np.concatenate([[0], np.cumsum(emb.lengths)])
-    real = emb.offsets[:, 1] > emb.offsets[:, 0]
-    per_text = [tokens[a:b][real[a:b]] for a, b in zip(starts[:-1], starts[1:])]
-    return per_text, np.asarray(emb.pooled[layer], np.float32)
-
-
 def sample(items: Sequence, limit: int | None) -> list:
     """A fixed-seed sample of at most `limit` items, kept in file order (limit 0/None = all)."""
     items = list(items)
@@ -55,69 +34,6 @@ def sample(items: Sequence, limit: int | None) -> list:
         return items
     keep = np.sort(np.random.default_rng(SAMPLE_SEED).choice(len(items), size=limit, replace=False))
     return [items[i] for i in keep]
-
-
-@dataclass(frozen=True)
-class WordFeatures:
-    """One vector per word for a list of sentences: `vectors` [W, H] in sentence order."""
-
-    vectors: np.ndarray
-    lengths: np.ndarray  # words per sentence
-    missing: np.ndarray  # [W] bool: words with no sub-token (cut off by max_length, or characters the
-    #                      tokenizer drops, e.g. zero-width marks); their vectors are zero, before and after mapping
-
-    @property
-    def truncated_words(self) -> int:
-        return int(self.missing.sum())
-
-    def per_sentence(self) -> list[np.ndarray]:
-        return np.split(self.vectors, np.cumsum(self.lengths)[:-1])
-
-
-_RAW_MEMO: "OrderedDict[str, WordFeatures]" = OrderedDict()
-_RAW_MEMO_SIZE = 4
-
-
-def word_features(encoder: Encoder, sentences: Sequence[Sequence[str]], lang: str, layer: int) -> WordFeatures:
-    """First-sub-token vectors of every word; the encoder sees each sentence as one text.
-
-    For an aligned encoder (a base encoder plus a fitted row-wise map), the base's word vectors are
-    memoised in this process and mapped afterwards: every cell of a grid re-reads the same English
-    training data, and only the map differs between cells.
-    """
-    base, aligner = getattr(encoder, "base", None), getattr(encoder, "aligner", None)
-    if base is None or aligner is None:
-        return _word_features(encoder, sentences, lang, layer)
-    digest = hashlib.sha256(json.dumps([base.fingerprint, lang, layer, [list(w) for w in sentences]]).encode()).hexdigest()
-    raw = _RAW_MEMO.get(digest)
-    if raw is None:
-        raw = _word_features(base, sentences, lang, layer)
-        _RAW_MEMO[digest] = raw
-        while len(_RAW_MEMO) > _RAW_MEMO_SIZE:
-            _RAW_MEMO.popitem(last=False)
-    _RAW_MEMO.move_to_end(digest)
-    mapped = check_finite(np.asarray(aligner.transform(raw.vectors, lang), np.float32), f"{encoder.name} [{lang}]")
-    mapped[raw.missing] = 0.0
-    return WordFeatures(mapped, raw.lengths, raw.missing)
-
-
-def _word_features(encoder: Encoder, sentences: Sequence[Sequence[str]], lang: str, layer: int) -> WordFeatures:
-    joined = [join_words(tuple(words)) for words in sentences]
-    emb = encoder.encode([text for text, _ in joined], lang, word_spec(layer))
-    tokens = check_finite(np.asarray(emb.tokens[layer], np.float32), f"{lang} token states")
-    token_starts = np.concatenate([[0], np.cumsum(emb.lengths)])
-    lengths = np.array([len(spans) for _, spans in joined], np.int64)
-    out = np.zeros((int(lengths.sum()), tokens.shape[1]), np.float32)
-    missing = np.zeros(len(out), bool)
-    position = 0
-    for i, (_, spans) in enumerate(joined):
-        start, stop = token_starts[i], token_starts[i + 1]
-        index = first_subtokens(emb.offsets[start:stop], spans)
-        found = index >= 0
-        out[position + np.nonzero(found)[0]] = tokens[start + index[found]]
-        missing[position + np.nonzero(~found)[0]] = True
-        position += len(spans)
-    return WordFeatures(out, lengths, missing)
 
 
 # --- heads ----------------------------------------------------------------------------------

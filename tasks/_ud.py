@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench.languages import PIVOT, normalize_language
 from tasks._common import subdir
-from tasks._transfer import word_spec
+from bench.wordvectors import word_spec
 from tasks._wordlevel import UdSentence, read_conllu
 
 

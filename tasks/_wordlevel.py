@@ -1,9 +1,6 @@
-"""Readers for the word-level formats (CoNLL-U, PAN-X / CoNLL-2002 columns) and word-to-subtoken mapping.
+"""Readers for the word-level formats (CoNLL-U, PAN-X / CoNLL-2002 columns).
 
-Words are encoded as one text: the words joined by single spaces (as XTREME does, since PAN-X has
-no raw text and UD multiword tokens are split into syntactic words). Each word's character span
-in that text is known exactly, and the tokenizer's offsets map it to its sub-tokens; words are
-never re-tokenised one by one. A word is represented by its FIRST sub-token.
+How words become vectors (words joined by spaces, first sub-token) lives in `bench.wordvectors`.
 """
 
 from __future__ import annotations
@@ -12,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import conllu
-import numpy as np
 
 from bench.textio import DataFormatError, read_lines
 
@@ -119,34 +115,3 @@ def read_tagged_columns(path: Path, scheme: str = "IOB2", separator: str | None 
     if "I-" in used and "B-" not in used:
         raise DataFormatError(path, None, "I- tags but no B- tag: this looks like IOB1, expected IOB2")
     return sentences
-
-
-def join_words(words: tuple[str, ...]) -> tuple[str, np.ndarray]:
-    """The text the encoder sees and each word's [start, end) character span in it."""
-    spans, position = [], 0
-    for word in words:
-        spans.append((position, position + len(word)))
-        position += len(word) + 1
-    return " ".join(words), np.array(spans, dtype=np.int64).reshape(-1, 2)
-
-
-def first_subtokens(token_offsets: np.ndarray, word_spans: np.ndarray) -> np.ndarray:
-    """Index of each word's first sub-token (the first token whose span overlaps the word), -1 if none.
-
-    Offsets of special tokens are (0, 0) and never overlap a word; a word cut off by truncation gets -1.
-    Token spans of one text are ordered, so a binary search finds the first token ending after the
-    word's start; it is the word's if it also starts before the word's end.
-    """
-    token_offsets = np.asarray(token_offsets).reshape(-1, 2)
-    word_spans = np.asarray(word_spans).reshape(-1, 2)
-    real = np.nonzero(token_offsets[:, 1] > token_offsets[:, 0])[0]
-    starts, ends = token_offsets[real, 0], token_offsets[real, 1]
-    result = np.full(len(word_spans), -1, dtype=np.int64)
-    if not len(real):
-        return result
-    candidate = np.searchsorted(ends, word_spans[:, 0], side="right")
-    inside = candidate < len(real)
-    hit = inside.copy()
-    hit[inside] = starts[candidate[inside]] < word_spans[inside, 1]
-    result[hit] = real[candidate[hit]]
-    return result

@@ -28,7 +28,7 @@ from bench.specs import EncodeSpec, Level, Score, TaskSpec
 from bench.taskapi import TaskContext
 from bench.textio import DataFormatError, read_lines
 from tasks._common import subdir
-from tasks._transfer import content_tokens, word_spec
+from bench.wordvectors import content_tokens, word_spec
 
 MUSE_VALID_CLASSES = ("n", "v", "a", "o")
 

@@ -25,8 +25,8 @@ from bench.languages import PIVOT
 from bench.registry import task
 from bench.specs import EncodeSpec, Level, Score, TaskSpec
 from bench.taskapi import TaskContext
-from bench.wordalign import WordAlignedCorpus, align
-from tasks._transfer import WORD_FEATURES_NOTE, word_features, word_spec
+from bench.wordalign import WordAlignedCorpus, align, link_vectors
+from bench.wordvectors import WORD_FEATURES_NOTE, word_spec
 
 ALL_PAIRS = 10**9
 
@@ -102,14 +102,7 @@ class Cbli:
         if len(items) > self.max_items:
             keep = np.sort(np.random.default_rng(0).choice(len(items), self.max_items, replace=False))
             items = [items[i] for i in keep]
-        source = word_features(encoder, [corpus.source[s] for s in held], language, ctx.layer)
-        target = word_features(encoder, [corpus.target[s] for s in held], PIVOT, ctx.layer)
-        position = {s: k for k, s in enumerate(held)}
-        src_start, tgt_start = np.concatenate([[0], np.cumsum(source.lengths)]), np.concatenate([[0], np.cumsum(target.lengths)])
-        rows = np.array([src_start[position[s]] + i for s, i, _ in items])
-        cols = np.array([tgt_start[position[s]] + j for s, _, j in items])
-        usable = ~source.missing[rows] & ~target.missing[cols]  # words cut off by max_length have no vector
-        X, Y = source.vectors[rows[usable]], target.vectors[cols[usable]]
+        X, Y, _ = link_vectors(encoder, corpus, items, ctx.layer)  # words cut off by max_length are dropped
         gold = np.arange(len(X))
         return [Score("p1", dg.precision_at_1(dg.cosine_matrix(X, Y), gold), len(X)),
                 Score("p1_csls", dg.precision_at_1(dg.csls_matrix(X, Y, self.csls_k), gold), len(X))]

@@ -22,8 +22,8 @@ from bench.metrics import attachment_scores
 from bench.registry import task
 from bench.specs import Level, Score, TaskSpec
 from bench.taskapi import TaskContext
-from tasks._transfer import (WORD_FEATURES_NOTE, HeadConfig, HeadStore, content_key, fit_or_load,
-                             length_bucketed_batches, sample, train_head, word_features)
+from tasks._transfer import HeadConfig, HeadStore, content_key, fit_or_load, length_bucketed_batches, sample, train_head
+from bench.wordvectors import WORD_FEATURES_NOTE, word_features
 from tasks._ud import UdTransferTask, load_ud, source_file, test_subsets, ud_files
 from tasks._wordlevel import UdSentence
 

@@ -19,7 +19,7 @@ from bench.registry import task
 from bench.specs import EncodeSpec, Level, Score, TaskSpec
 from bench.taskapi import TaskContext
 from tasks._pud import pud_languages, pud_protocol, pud_texts
-from tasks._transfer import content_tokens, word_spec
+from bench.wordvectors import content_tokens, word_spec
 
 
 @task(TaskSpec(

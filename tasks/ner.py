@@ -28,8 +28,8 @@ from bench.specs import EncodeSpec, Level, Score, TaskSpec
 from bench.taskapi import TaskContext
 from tasks._common import subdir
 from tasks._finetune import TransferProtocolParams, finetuned_tagger
-from tasks._transfer import (WORD_FEATURES_NOTE, HeadConfig, HeadStore, content_key, fit_or_load,
-                             most_frequent_tag_per_word, predict_in_batches, sample, tagger_module, train_head, word_features, word_spec)
+from tasks._transfer import HeadConfig, HeadStore, content_key, fit_or_load, most_frequent_tag_per_word, predict_in_batches, sample, tagger_module, train_head
+from bench.wordvectors import WORD_FEATURES_NOTE, word_features, word_spec
 from tasks._wordlevel import TaggedSentence, read_tagged_columns
 
 

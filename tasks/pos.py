@@ -19,8 +19,8 @@ from bench.metrics import token_accuracy, xtreme_tag_f1
 from bench.registry import task
 from bench.specs import Level, Score, TaskSpec
 from bench.taskapi import TaskContext
-from tasks._transfer import (WORD_FEATURES_NOTE, HeadConfig, HeadStore, content_key, fit_or_load, most_frequent,
-                             most_frequent_tag_per_word, predict_in_batches, sample, tagger_module, train_head, word_features)
+from tasks._transfer import HeadConfig, HeadStore, content_key, fit_or_load, most_frequent, most_frequent_tag_per_word, predict_in_batches, sample, tagger_module, train_head
+from bench.wordvectors import WORD_FEATURES_NOTE, word_features
 from tasks._ud import UdTransferTask, load_ud, source_file, test_subsets, ud_files
 
 

@@ -26,7 +26,7 @@ from bench.specs import EncodeSpec, Level, Score, TaskSpec
 from bench.taskapi import TaskContext
 from bench.textio import DataFormatError, read_lines, split_columns
 from tasks._common import subdir
-from tasks._transfer import content_tokens, word_spec
+from bench.wordvectors import content_tokens, word_spec
 
 HEADER = ("LP", "source", "translation", "reference", "HUMAN_score")
 _FILE = re.compile(r"testset_([a-z]{2,3})-([a-z]{2,3})\.tsv$")

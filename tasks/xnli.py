@@ -30,8 +30,7 @@ from bench.taskapi import TaskContext
 from bench.textio import DataFormatError, read_lines, split_columns
 from tasks._common import SENTENCE_POOLING_NOTE, embed, sentence_spec, subdir
 from tasks._finetune import TransferProtocolParams, finetuned_pair_classifier
-from tasks._transfer import (HeadConfig, HeadStore, content_key, fit_or_load, most_frequent, pair_features,
-                             pair_module, predict_in_batches, sample, train_head)
+from tasks._transfer import HeadConfig, HeadStore, content_key, fit_or_load, most_frequent, pair_features, pair_module, predict_in_batches, sample, train_head
 
 LABELS = ("contradiction", "entailment", "neutral")
 SPLIT_SEED = 2024

@@ -63,3 +63,67 @@ def test_missing_resources_give_clear_errors():
         Normalization().fit(AlignmentData("en", ("de", "en")))
     with pytest.raises(ValueError, match="anchors must be one of"):
         Procrustes(anchors="telepathy")
+
+
+def test_linear_recovers_a_planted_linear_map():
+    from methods.linear import Linear
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 8))
+    M = rng.normal(size=(8, 8))  # not orthogonal: Procrustes cannot fit it, least squares can
+    data = AlignmentData("en", ("de", "en"), pairs={"de": (X.astype(np.float32), (X @ M).astype(np.float32))})
+    fitted = Linear(anchors="parallel").fit(data)
+    np.testing.assert_allclose(fitted.weights_["de"], M, atol=1e-4)
+    procrustes_error = np.abs(Procrustes().fit(data).transform(X.astype(np.float32), "de") - X @ M).mean()
+    assert np.abs(fitted.transform(X.astype(np.float32), "de") - X @ M).max() < 1e-3 < procrustes_error
+    ridge = Linear(anchors="parallel", ridge=1e4).fit(data)
+    assert np.linalg.norm(ridge.weights_["de"]) < np.linalg.norm(fitted.weights_["de"])  # shrunk
+
+
+def test_gbdd_removes_a_planted_language_offset():
+    from methods.gbdd import Gbdd
+
+    rng = np.random.default_rng(4)
+    Y = rng.normal(size=(300, 6)).astype(np.float32)
+    offset = np.array([3.0, -1.0, 0.0, 0.5, 2.0, 0.0], np.float32)
+    X = Y + offset + 0.01 * rng.normal(size=Y.shape).astype(np.float32)
+    fitted = Gbdd().fit(AlignmentData("en", ("de", "en"), pairs={"de": (X, Y)}))
+    np.testing.assert_allclose(fitted.bias_["de"], offset, atol=5e-3)
+    assert np.abs(fitted.transform(X, "de") - Y).max() < 0.05
+
+
+def test_fcnn_fits_a_non_linear_map_that_a_linear_one_cannot():
+    from methods.fcnn import Fcnn
+    from methods.linear import Linear
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(2000, 4)).astype(np.float32)
+    Y = np.tanh(2 * X) + 0.5 * X ** 2  # non-linear
+    data = AlignmentData("en", ("de", "en"), pairs={"de": (X, Y.astype(np.float32))})
+    fcnn = Fcnn(anchors="parallel", hidden=32, epochs=40, lr=3e-3, batch_size=64).fit(data)
+    linear = Linear(anchors="parallel").fit(data)
+    fcnn_error = ((fcnn.transform(X, "de") - Y) ** 2).mean()
+    linear_error = ((linear.transform(X, "de") - Y) ** 2).mean()
+    assert fcnn_error < 0.3 * linear_error
+    assert int(fcnn.best_epoch_["de"]) == 40  # "epochs" selection keeps the last epoch
+
+
+def test_fcnn_criterion_selection_picks_a_recorded_epoch():
+    from methods.fcnn import Fcnn
+
+    data, _ = synthetic_data(n=300)
+    for selection in ("semantic", "structural"):
+        fitted = Fcnn(anchors="parallel", epochs=4, selection=selection).fit(data)
+        assert 1 <= int(fitted.best_epoch_["de"]) <= 4
+    with pytest.raises(ValueError, match="selection must be one of"):
+        Fcnn(selection="dev-set")
+
+
+def test_anchor_kinds_are_validated():
+    from methods.linear import Linear
+
+    with pytest.raises(ValueError, match="anchors must be one of"):
+        Linear(anchors="sentences")
+    from bench.specs import Resource
+
+    assert Linear(anchors="words").needs() == {Resource.WORD_ALIGNMENTS}

@@ -10,6 +10,7 @@ from bench.anchors import normalize_text
 from bench.encoders.base import Embeddings
 from bench.grid import expand, load_grid
 from bench.taskapi import TaskContext
+from bench import wordvectors
 from bench.textio import DataFormatError
 from tasks import _transfer
 from tasks import _ud
@@ -54,7 +55,7 @@ class PieceEncoder:
 
 
 def test_word_features_take_each_words_first_piece():
-    features = _transfer.word_features(PieceEncoder(), [("Haus", "ab"), ("Dach",)], "de", 1)
+    features = wordvectors.word_features(PieceEncoder(), [("Haus", "ab"), ("Dach",)], "de", 1)
     assert features.lengths.tolist() == [2, 1] and features.truncated_words == 0
     expected = np.stack([PieceEncoder.piece_vector(p) for p in ("Ha", "ab", "Da")])
     assert np.allclose(features.vectors, expected)
@@ -247,8 +248,8 @@ def test_memoised_word_features_of_an_aligned_encoder_equal_the_direct_path():
 
     aligned = AlignedEncoder(PieceEncoder(), Shift(), 1, "shift", "k")
     sentences = [("Haus", "\u200b", "ab"), ("Dach",)]
-    direct = _transfer._word_features(aligned, sentences, "de", 1)
+    direct = wordvectors._word_features(aligned, sentences, "de", 1)
     for _ in range(2):  # second call is served from the memo
-        memo = _transfer.word_features(aligned, sentences, "de", 1)
+        memo = wordvectors.word_features(aligned, sentences, "de", 1)
         assert np.array_equal(memo.vectors, direct.vectors) and memo.lengths.tolist() == direct.lengths.tolist()
     assert direct.truncated_words == 1 and not direct.vectors[1].any()  # a word without sub-token stays zero

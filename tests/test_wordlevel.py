@@ -3,7 +3,8 @@ import pytest
 
 from bench.specs import EncodeSpec
 from bench.textio import DataFormatError
-from tasks._wordlevel import first_subtokens, join_words, read_conllu, read_tagged_columns
+from tasks._wordlevel import read_conllu, read_tagged_columns
+from bench.wordvectors import first_subtokens, join_words
 
 # hand-written fixture sentence (not real data): a multiword token "zum" = "zu" + "dem", one empty node
 CONLLU = (

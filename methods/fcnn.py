@@ -1,0 +1,98 @@
+"""FCNN: a non-linear map per language, three fully-connected layers with tanh (Zhao & Eger 2022's
+baseline), trained with mean squared error to send anchor vectors onto their English partners.
+
+The checkpoint is the last epoch (`selection = "epochs"`) or the epoch with the best unsupervised
+validation criterion (`"semantic"` or `"structural"`, `methods/_selection.py`). The learned weights
+are stored as arrays; `transform` is a plain numpy forward pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.alignment import AlignmentData, anchor_pairs, anchor_resource
+from bench.registry import method
+from bench.specs import Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
+from methods._selection import check_selection, criterion, criterion_sample
+
+LAYERS = ("0", "2", "4")  # the Linear modules of the torch Sequential below
+
+
+@method(MethodSpec(
+    name="fcnn",
+    category=Category.A,
+    version="1",
+    citation="Zhao & Eger 2022 (FCNN baseline)",
+    mode=Mode.OFFLINE,
+    signal=Signal.PARALLEL_CORPUS,
+    word_alignment=WordAlignmentSource.OFF_THE_SHELF,
+    level=Level.WORD,
+    supervision=frozenset({Resource.PARALLEL_SENTENCES, Resource.BILINGUAL_LEXICON, Resource.WORD_ALIGNMENTS}),
+    summary="three tanh layers per language trained with MSE on anchors",
+))
+@dataclass
+class Fcnn:
+    anchors: str = "words"
+    max_pairs: int = 20000
+    hidden: int = 0  # 0 = the vectors' dimension
+    epochs: int = 10
+    lr: float = 1e-3
+    batch_size: int = 128
+    selection: str = "epochs"
+    seed: int = 0
+
+    def __post_init__(self):
+        anchor_resource("fcnn", self.anchors)
+        check_selection("fcnn", self.selection)
+
+    def needs(self) -> frozenset:
+        return frozenset({anchor_resource("fcnn", self.anchors)})
+
+    def fit(self, data: AlignmentData) -> "Fcnn":
+        self.pivot_, self.weights_, self.best_epoch_ = data.pivot, {}, {}
+        for lang in data.languages:
+            if lang != data.pivot:
+                X, Y = anchor_pairs(data, lang, "fcnn", self.anchors)
+                state, epoch = self._train(X.astype(np.float32), Y.astype(np.float32))
+                self.weights_.update({f"{lang}:{name}": value for name, value in state.items()})
+                self.best_epoch_[lang] = np.array(epoch)
+        return self
+
+    def _train(self, X: np.ndarray, Y: np.ndarray) -> tuple[dict[str, np.ndarray], int]:
+        import torch
+        from torch import nn
+
+        torch.manual_seed(self.seed)
+        dim, hidden = X.shape[1], self.hidden or X.shape[1]
+        net = nn.Sequential(nn.Linear(dim, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
+                            nn.Linear(hidden, Y.shape[1]))
+        optimizer = torch.optim.Adam(net.parameters(), lr=self.lr)
+        Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
+        rng, probe = np.random.default_rng(self.seed), criterion_sample(len(X), seed=self.seed)
+        best, best_state, best_epoch = -np.inf, None, 0
+        for epoch in range(1, self.epochs + 1):
+            for batch in np.array_split(rng.permutation(len(X)), max(1, len(X) // self.batch_size)):
+                optimizer.zero_grad()
+                loss = ((net(Xt[batch]) - Yt[batch]) ** 2).sum(dim=1).mean()
+                loss.backward()
+                optimizer.step()
+            with torch.no_grad():
+                score = criterion(self.selection, net(Xt[probe]).numpy(), Y[probe])
+            if score >= best:  # ties (the "epochs" selection) keep the later epoch
+                best, best_epoch = score, epoch
+                best_state = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
+        return best_state, best_epoch
+
+    def transform(self, X: np.ndarray, lang: str) -> np.ndarray:
+        if lang == str(self.pivot_):
+            return X
+        if f"{lang}:0.weight" not in self.weights_:
+            raise KeyError(f"fcnn was not fitted for language {lang!r}")
+        h = np.asarray(X, np.float32)
+        for i, layer in enumerate(LAYERS):
+            h = h @ self.weights_[f"{lang}:{layer}.weight"].T + self.weights_[f"{lang}:{layer}.bias"]
+            if i < len(LAYERS) - 1:
+                h = np.tanh(h)
+        return h

@@ -61,8 +61,9 @@ def average_cosine(X: np.ndarray, n_pairs: int = 10_000, seed: int = 0) -> float
 
 def partition_ratio(X: np.ndarray) -> float:
     """I(W) = min_c Z(c) / max_c Z(c), Z(c) = sum_w exp(c . w), over the eigenvectors c of W^T W (Mu &
-    Viswanath 2018). 1 = isotropic. Computed in log space on the vectors as they are (not normalised)."""
-    W = np.asarray(X, np.float64)
+    Viswanath 2018). 1 = isotropic. Computed in log space on unit-length vectors: on raw contextual
+    states (norms of 10 and more) exp(c . w) is ruled by the norms and the ratio is 0 for every space."""
+    W = unit(X)
     _, eigenvectors = np.linalg.eigh(W.T @ W)
     log_z = logsumexp(W @ eigenvectors, axis=0)
     return float(np.exp(log_z.min() - log_z.max()))

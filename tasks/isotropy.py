@@ -3,7 +3,7 @@
 Tokens: every content token (special tokens removed) of the language's UD PUD sentences at layer L,
 after the method's map. Metrics: average cosine of 10,000 random token pairs (Ethayarajh 2019; 0 for
 isotropic vectors, lower = more isotropic; main) and the partition-function ratio I(W) of Mu &
-Viswanath 2018 on up to 5,000 sampled tokens (1 = isotropic).
+Viswanath 2018 on up to 5,000 sampled tokens, unit-length (1 = isotropic).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from bench.wordvectors import content_tokens, word_spec
 
 @task(TaskSpec(
     name="isotropy",
-    version="1",
+    version="2",  # 2: partition ratio on unit-length vectors (raw states gave 0.0 everywhere)
     protocol="pud-tokens-avgcos-partition",
     metrics=("avg_cosine", "partition_ratio"),
     main_metric="avg_cosine",
@@ -54,7 +54,7 @@ class Isotropy:
                 "vectors": "content tokens (special tokens removed), after the method's map",
                 "metric": f"avg_cosine: x100 mean cosine of {self.n_pairs} random pairs of distinct tokens (seeded by the "
                           f"cell seed), lower = more isotropic; partition_ratio: Mu & Viswanath I(W) on "
-                          f"{self.partition_tokens} sampled tokens, raw vectors, 1 = isotropic"}
+                          f"{self.partition_tokens} sampled tokens, unit-length vectors, 1 = isotropic"}
 
     def evaluation_texts(self, data_dir: Path) -> dict[str, set[str]]:
         return {}  # nothing is trained: PUD is already guarded by the UD tasks

@@ -51,7 +51,7 @@ def test_isotropy_of_gaussian_vectors_is_near_the_theoretical_value():
     assert dg.partition_ratio(X) > 0.9
     shifted = X + 3.0  # a common direction: strongly anisotropic
     assert dg.average_cosine(shifted) > 0.8
-    assert dg.partition_ratio(shifted) < 1e-3
+    assert dg.partition_ratio(shifted) < 0.5  # unit vectors: Z(c) ranges over exp([-1, 1]) at most
 
 
 def test_isomorphism_measures_on_rotated_and_unrelated_spaces():

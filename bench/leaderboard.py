@@ -119,10 +119,18 @@ def _pair_language(language: str) -> str | None:
     return others[0] if len(others) == 1 and len(parts) == 2 else None
 
 
+def _pearson(a: pd.Series, b: pd.Series) -> float | None:
+    if a.std() < 1e-12 or b.std() < 1e-12:
+        return None  # a constant side has no correlation
+    return float(a.corr(b))
+
+
 def correlation_table(rows: list[dict], min_points: int = 5) -> pd.DataFrame:
     """Pearson r between each diagnostic metric and each task's main metric across finished cells, matched
     on (method, encoder, layer, language); seeds and test subsets are averaged first (cf. Zhao & Eger
-    2022, Fig. 4). Cells show "r (n points)"; fewer than `min_points` matches show as missing."""
+    2022, Fig. 4). Cells show "pooled / within-language (n points)": pooled correlates the raw values,
+    within-language first subtracts each language's mean on both sides, so that differences between
+    languages (which no method causes) do not drive it. Fewer than `min_points` matches: missing."""
     def points(kind: str, all_metrics: bool) -> pd.DataFrame:
         agg = aggregate(rows, kind=kind, all_metrics=all_metrics)
         if agg.empty:
@@ -138,10 +146,12 @@ def correlation_table(rows: list[dict], min_points: int = 5) -> pd.DataFrame:
     for (d_task, d_metric), d_part in diagnostics.groupby(["task", "metric"]):
         for (t_task, t_metric), t_part in tasks.groupby(["task", "metric"]):
             merged = d_part.merge(t_part, on=keys, suffixes=("_d", "_t"))
-            if len(merged) < min_points or merged["mean_d"].std() == 0 or merged["mean_t"].std() == 0:
-                value = MISSING
-            else:
-                value = f"{merged['mean_d'].corr(merged['mean_t']):+.2f} ({len(merged)})"
+            pooled = _pearson(merged["mean_d"], merged["mean_t"]) if len(merged) >= min_points else None
+            by_lang = merged.groupby("lang")[["mean_d", "mean_t"]].transform("mean")
+            within = (_pearson(merged["mean_d"] - by_lang["mean_d"], merged["mean_t"] - by_lang["mean_t"])
+                      if len(merged) >= min_points else None)
+            value = MISSING if pooled is None else (
+                f"{pooled:+.2f} / {MISSING if within is None else f'{within:+.2f}'} ({len(merged)})")
             out.setdefault(f"{d_task} {d_metric}", {})[f"{t_task} {t_metric}"] = value
     return pd.DataFrame.from_dict(out, orient="index").sort_index().rename_axis("diagnostic")
 
@@ -150,7 +160,9 @@ _DIAGNOSTICS_NOTE = ("Properties of the aligned space itself (kind = diagnostic)
                      "↑ / ↓ = higher / lower is better. Percentages x100 except svg (a sum of squared log "
                      "singular-value differences) and partition_ratio (a ratio in [0, 1]).")
 _CORRELATION_NOTE = ("Pearson r between a diagnostic and a task's main metric over every (method, encoder, layer, "
-                     "language) that has both; (n) = number of such points. Also: `alignbench compare`.")
+                     "language) that has both, as pooled / within-language (each language's mean removed from both "
+                     "sides first, so differences between languages do not drive it); (n) = number of points. "
+                     "Also: `alignbench compare`.")
 
 
 def _markdown(table: pd.DataFrame) -> str:

@@ -193,6 +193,10 @@ def evaluation_texts(data_dir: Path, task_names: tuple[str, ...]) -> dict[str, f
 
     merged: dict[str, set[str]] = {}
     for name in task_names:
-        for lang, texts in get_task(name).cls().evaluation_texts(Path(data_dir)).items():
+        try:
+            found = get_task(name).cls().evaluation_texts(Path(data_dir))
+        except FileNotFoundError:
+            continue  # the data root lacks this task's folder: it has no evaluation items to guard
+        for lang, texts in found.items():
             merged.setdefault(lang, set()).update(normalize_text(t) for t in texts)
     return {lang: frozenset(texts) for lang, texts in merged.items()}

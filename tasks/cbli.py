@@ -85,6 +85,8 @@ class Cbli:
         texts: dict[str, set[str]] = {PIVOT: set()}
         for lang in self.languages(data_dir):
             pairs = _all_pairs(Path(data_dir), lang)
+            if len(pairs) < 2 * self.test_pairs:
+                continue  # too little data to hold anything out: the task refuses this language
             held = [pairs[i] for i in held_out_indices(len(pairs), self.test_pairs)]
             texts.setdefault(lang, set()).update(a for a, _ in held)
             texts[PIVOT].update(b for _, b in held)

@@ -10,13 +10,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
+from bench.retrieval import l2_normalize
+
 
 def unit(X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X, np.float64)
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    if (norms == 0).any():
-        raise ValueError(f"{int((norms == 0).sum())} zero vectors: cosine is undefined")
-    return X / norms
+    """Rows scaled to unit length, in float64 (zero rows are an error)."""
+    return l2_normalize(X, np.float64)
 
 
 def cosine_matrix(X: np.ndarray, Y: np.ndarray) -> np.ndarray:

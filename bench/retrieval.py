@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def l2_normalize(X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X, np.float32)
+def l2_normalize(X: np.ndarray, dtype=np.float32) -> np.ndarray:
+    X = np.asarray(X, dtype)
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     if (norms == 0).any():
         raise ValueError(f"{int((norms == 0).sum())} zero vectors cannot be cosine-normalised")

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
+from bench.encoders.base import Encoder
 from bench.languages import PIVOT
+from bench.specs import EncodeSpec
+from tasks._common import embed, sentence_spec
 from tasks._ud import load_ud, ud_files
 
 PUD_ROLE = "pud-test"
@@ -39,3 +44,25 @@ def pud_pairs(data_dir: Path, lang: str) -> tuple[list[str], list[str], list[str
 def pud_protocol(layer: int) -> dict:
     return {"dataset": "UD PUD (ud/<lang>/pud-test.conllu, raw # text lines)", "layer": layer,
             "layer_index": "absolute hidden_states index (0 = embeddings)"}
+
+
+class PudPairDiagnostic:
+    """Base of the diagnostics over PUD translation pairs (language vs English, mean-pooled sentences)."""
+
+    def languages(self, data_dir: Path) -> list[str]:
+        return pud_languages(data_dir, with_pivot=False)
+
+    def cell_languages(self, language: str) -> tuple[str, ...]:
+        return (language, PIVOT)
+
+    def encode_spec(self, layer: int) -> EncodeSpec:
+        return sentence_spec(layer)
+
+    def evaluation_texts(self, data_dir: Path) -> dict[str, set[str]]:
+        return {}  # nothing is trained on these items for a task; PUD is guarded by the UD tasks
+
+    @staticmethod
+    def embedded_pairs(encoder: Encoder, language: str, data_dir: Path, layer: int) -> tuple[np.ndarray, np.ndarray]:
+        """Row-aligned sentence vectors (X in `language`, Y in English) after the method's map."""
+        _, own, english = pud_pairs(data_dir, language)
+        return embed(encoder, own, language, layer), embed(encoder, english, PIVOT, layer)

@@ -10,16 +10,14 @@ structural validation criterion (negated) of Zhao & Eger 2022.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from bench import diagnostics as dg
 from bench.encoders.base import Encoder
-from bench.languages import PIVOT
 from bench.registry import task
-from bench.specs import EncodeSpec, Level, Score, TaskSpec
+from bench.specs import Level, Score, TaskSpec
 from bench.taskapi import TaskContext
-from tasks._common import SENTENCE_POOLING_NOTE, embed, sentence_spec
-from tasks._pud import pud_languages, pud_pairs, pud_protocol
+from tasks._common import SENTENCE_POOLING_NOTE
+from tasks._pud import PudPairDiagnostic, pud_protocol
 
 
 @task(TaskSpec(
@@ -37,26 +35,13 @@ from tasks._pud import pud_languages, pud_pairs, pud_protocol
     lower_is_better=("svg",),
 ))
 @dataclass(frozen=True)
-class Isomorphism:
-    def languages(self, data_dir: Path) -> list[str]:
-        return pud_languages(data_dir, with_pivot=False)
-
-    def cell_languages(self, language: str) -> tuple[str, ...]:
-        return (language, PIVOT)
-
-    def encode_spec(self, layer: int) -> EncodeSpec:
-        return sentence_spec(layer)
-
+class Isomorphism(PudPairDiagnostic):
     def protocol(self, layer: int) -> dict:
         return {**pud_protocol(layer), "split": "probe (no training)", "pooling": SENTENCE_POOLING_NOTE,
                 "direction": "language vs English, rows paired by sent_id",
                 "metric": "rsim: Pearson x100 of the upper triangles of the two cosine matrices; svg: sum of squared "
                           "differences of log singular values of the unit-length, mean-centred matrices"}
 
-    def evaluation_texts(self, data_dir: Path) -> dict[str, set[str]]:
-        return {}
-
     def evaluate(self, encoder: Encoder, language: str, ctx: TaskContext) -> list[Score]:
-        _, own, english = pud_pairs(ctx.data_dir, language)
-        X, Y = embed(encoder, own, language, ctx.layer), embed(encoder, english, PIVOT, ctx.layer)
+        X, Y = self.embedded_pairs(encoder, language, ctx.data_dir, ctx.layer)
         return [Score("rsim", dg.relational_similarity(X, Y), len(X)), Score("svg", dg.singular_value_gap(X, Y), len(X))]

@@ -11,18 +11,16 @@ at layer L after the method's map. Metrics:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from bench import diagnostics as dg
 from bench.encoders.base import Encoder
-from bench.languages import PIVOT
 from bench.registry import task
-from bench.specs import EncodeSpec, Level, Score, TaskSpec
+from bench.specs import Level, Score, TaskSpec
 from bench.taskapi import TaskContext
-from tasks._common import SENTENCE_POOLING_NOTE, embed, sentence_spec
-from tasks._pud import pud_languages, pud_pairs, pud_protocol
+from tasks._common import SENTENCE_POOLING_NOTE
+from tasks._pud import PudPairDiagnostic, pud_protocol
 
 
 @task(TaskSpec(
@@ -39,17 +37,8 @@ from tasks._pud import pud_languages, pud_pairs, pud_protocol
     kind="diagnostic",
 ))
 @dataclass(frozen=True)
-class Neutrality:
+class Neutrality(PudPairDiagnostic):
     regularization: float = 1.0  # inverse L2 strength of the logistic regression (scikit-learn's C)
-
-    def languages(self, data_dir: Path) -> list[str]:
-        return pud_languages(data_dir, with_pivot=False)
-
-    def cell_languages(self, language: str) -> tuple[str, ...]:
-        return (language, PIVOT)
-
-    def encode_spec(self, layer: int) -> EncodeSpec:
-        return sentence_spec(layer)
 
     def protocol(self, layer: int) -> dict:
         return {**pud_protocol(layer), "pooling": SENTENCE_POOLING_NOTE,
@@ -59,16 +48,12 @@ class Neutrality:
                 "metric": "lid_accuracy x100 on the test half (50 = chance, lower = more neutral); "
                           "cosine_gap x100 over all pairs"}
 
-    def evaluation_texts(self, data_dir: Path) -> dict[str, set[str]]:
-        return {}
-
     def evaluate(self, encoder: Encoder, language: str, ctx: TaskContext) -> list[Score]:
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        _, own, english = pud_pairs(ctx.data_dir, language)
-        X, Y = embed(encoder, own, language, ctx.layer), embed(encoder, english, PIVOT, ctx.layer)
+        X, Y = self.embedded_pairs(encoder, language, ctx.data_dir, ctx.layer)
         order = np.random.default_rng(ctx.seed).permutation(len(X))
         train, test = order[: len(X) // 2], order[len(X) // 2:]
         probe = make_pipeline(StandardScaler(), LogisticRegression(C=self.regularization, max_iter=2000))

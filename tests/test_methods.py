@@ -127,3 +127,34 @@ def test_anchor_kinds_are_validated():
     from bench.specs import Resource
 
     assert Linear(anchors="words").needs() == {Resource.WORD_ALIGNMENTS}
+
+
+def test_real_nvp_coupling_layers_are_invertible_with_the_right_log_determinant():
+    import torch
+
+    from methods.real_nvp import coupling_flow
+
+    torch.manual_seed(0)
+    flow = coupling_flow(6, n_layers=4, hidden=16).double()
+    for parameter in flow.parameters():  # leave the identity start: random weights everywhere
+        torch.nn.init.normal_(parameter, std=0.5)
+    x = torch.randn(5, 6, dtype=torch.float64)
+    y, logdet = flow(x)
+    back, logdet_inverse = flow.inverse(y)
+    assert torch.allclose(back, x, atol=1e-10) and not torch.allclose(y, x)
+    assert torch.allclose(logdet_inverse, -logdet, atol=1e-10)
+    for i in range(len(x)):
+        jacobian = torch.autograd.functional.jacobian(lambda v: flow(v[None])[0][0], x[i])
+        assert torch.allclose(torch.linalg.slogdet(jacobian).logabsdet, logdet[i], atol=1e-8)
+
+
+def test_real_nvp_learns_a_planted_map():
+    from methods.real_nvp import RealNvp
+
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(2000, 6)).astype(np.float32)
+    Y = (X * np.array([2.0, 0.5, 1.0, 1.5, 1.0, 0.8]) + np.tanh(X[:, ::-1]) + 1.0).astype(np.float32)
+    data = AlignmentData("en", ("de", "en"), pairs={"de": (X, Y)})
+    fitted = RealNvp(anchors="parallel", hidden=32, epochs=15, lr=3e-3, batch_size=64).fit(data)
+    error = ((fitted.transform(X, "de") - Y) ** 2).mean()
+    assert error < 0.1 * ((X - Y) ** 2).mean()

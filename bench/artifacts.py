@@ -23,6 +23,11 @@ class ArtifactStore:
         with np.load(path, allow_pickle=False) as data:
             return {name.replace(_SEP, "/"): data[name] for name in data.files}
 
+    def meta(self, key: str) -> dict:
+        """The JSON sidecar written with a state ({} when there is none)."""
+        path = self.root / f"{key}.json"
+        return json.loads(path.read_text()) if path.is_file() else {}
+
     def save(self, key: str, state: dict[str, np.ndarray], meta: dict) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=self.root)

@@ -155,6 +155,7 @@ class AlignerBuilder:
             self.artifacts.save(key, fitted_state(aligner), {"key": key_payload, "provenance": provenance})
         elif state:
             restore_state(aligner, state)
+            provenance = self.artifacts.meta(key).get("provenance", provenance)  # with what fitting added
         else:
             aligner.fit(AlignmentData(pivot=PIVOT, languages=languages))
         encoder = AlignedEncoder(base, aligner, cell.layer, cell.method.label, key)

@@ -4,6 +4,8 @@ against the target side (no validation data)."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from bench import diagnostics
@@ -28,3 +30,31 @@ def criterion(selection: str, mapped: np.ndarray, target: np.ndarray) -> float:
 def criterion_sample(n: int, size: int = 2000, seed: int = 0) -> np.ndarray:
     """A fixed subset of anchor rows on which criteria are computed (they are O(n^2))."""
     return np.sort(np.random.default_rng(seed).choice(n, min(n, size), replace=False))
+
+
+def train_epochs(module, optimizer, loss_of: Callable, mapped: Callable, X: np.ndarray, Y: np.ndarray, epochs: int,
+                 batch_size: int, selection: str, seed: int) -> tuple[dict[str, np.ndarray], int]:
+    """Shuffled mini-batches for `epochs` epochs; after each, score `mapped(X_probe)` against Y_probe with
+    the selection criterion and keep the best epoch's weights (ties keep the later epoch). `loss_of(Xb,
+    Yb)` returns the batch loss; `mapped(Xb)` the mapped vectors (both on torch tensors)."""
+    import torch
+
+    Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
+    rng, probe = np.random.default_rng(seed), criterion_sample(len(X), seed=seed)
+    best, best_state, best_epoch = -np.inf, None, 0
+    for epoch in range(1, epochs + 1):
+        module.train()
+        for batch in np.array_split(rng.permutation(len(X)), max(1, len(X) // batch_size)):
+            optimizer.zero_grad()
+            loss = loss_of(Xt[batch], Yt[batch])
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"non-finite training loss at epoch {epoch}")
+            loss.backward()
+            optimizer.step()
+        module.eval()
+        with torch.no_grad():
+            score = criterion(selection, mapped(Xt[probe]).numpy(), Y[probe])
+        if score >= best:
+            best, best_epoch = score, epoch
+            best_state = {k: v.detach().numpy().copy() for k, v in module.state_dict().items()}
+    return best_state, best_epoch

@@ -15,7 +15,7 @@ import numpy as np
 from bench.alignment import AlignmentData, anchor_pairs, anchor_resource
 from bench.registry import method
 from bench.specs import Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
-from methods._selection import check_selection, criterion, criterion_sample
+from methods._selection import check_selection, train_epochs
 
 LAYERS = ("0", "2", "4")  # the Linear modules of the torch Sequential below
 
@@ -69,21 +69,8 @@ class Fcnn:
         net = nn.Sequential(nn.Linear(dim, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
                             nn.Linear(hidden, Y.shape[1]))
         optimizer = torch.optim.Adam(net.parameters(), lr=self.lr)
-        Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
-        rng, probe = np.random.default_rng(self.seed), criterion_sample(len(X), seed=self.seed)
-        best, best_state, best_epoch = -np.inf, None, 0
-        for epoch in range(1, self.epochs + 1):
-            for batch in np.array_split(rng.permutation(len(X)), max(1, len(X) // self.batch_size)):
-                optimizer.zero_grad()
-                loss = ((net(Xt[batch]) - Yt[batch]) ** 2).sum(dim=1).mean()
-                loss.backward()
-                optimizer.step()
-            with torch.no_grad():
-                score = criterion(self.selection, net(Xt[probe]).numpy(), Y[probe])
-            if score >= best:  # ties (the "epochs" selection) keep the later epoch
-                best, best_epoch = score, epoch
-                best_state = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
-        return best_state, best_epoch
+        return train_epochs(net, optimizer, lambda x, y: ((net(x) - y) ** 2).sum(dim=1).mean(), net, X, Y,
+                            self.epochs, self.batch_size, self.selection, self.seed)
 
     def transform(self, X: np.ndarray, lang: str) -> np.ndarray:
         if lang == str(self.pivot_):

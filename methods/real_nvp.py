@@ -26,7 +26,7 @@ import numpy as np
 from bench.alignment import AlignmentData, anchor_pairs, anchor_resource
 from bench.registry import method
 from bench.specs import Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
-from methods._selection import check_selection, criterion, criterion_sample
+from methods._selection import check_selection, train_epochs
 
 
 def coupling_flow(dim: int, n_layers: int, hidden: int):
@@ -127,31 +127,18 @@ class RealNvp:
         torch.manual_seed(self.seed)
         flow = coupling_flow(X.shape[1], self.n_layers, self.hidden)
         optimizer = torch.optim.RMSprop(flow.parameters(), lr=self.lr)
-        Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
-        mean, var = Xt.mean(0), Xt.var(0) + 1e-6
+        source = torch.from_numpy(X)
+        mean, var = source.mean(0), source.var(0) + 1e-6
         log_norm = -0.5 * (torch.log(2 * math.pi * var)).sum()
-        rng, probe = np.random.default_rng(self.seed), criterion_sample(len(X), seed=self.seed)
-        best, best_state, best_epoch = -np.inf, None, 0
-        for epoch in range(1, self.epochs + 1):
-            flow.train()
-            for batch in np.array_split(rng.permutation(len(X)), max(1, len(X) // self.batch_size)):
-                optimizer.zero_grad()
-                mapped, _ = flow(Xt[batch])
-                matching = ((mapped - Yt[batch]) ** 2).sum(-1).mean()
-                pulled, logdet_inverse = flow.inverse(Yt[batch])
-                log_p = log_norm - 0.5 * (((pulled - mean) ** 2) / var).sum(-1) + logdet_inverse
-                loss = matching - self.mle_weight * log_p.mean()
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"real-nvp: non-finite loss at epoch {epoch}")
-                loss.backward()
-                optimizer.step()
-            flow.eval()
-            with torch.no_grad():
-                score = criterion(self.selection, flow(Xt[probe])[0].numpy(), Y[probe])
-            if score >= best:
-                best, best_epoch = score, epoch
-                best_state = {k: v.detach().numpy().copy() for k, v in flow.state_dict().items()}
-        return best_state, best_epoch
+
+        def loss_of(x, y):
+            matching = ((flow(x)[0] - y) ** 2).sum(-1).mean()
+            pulled, logdet_inverse = flow.inverse(y)
+            log_p = log_norm - 0.5 * (((pulled - mean) ** 2) / var).sum(-1) + logdet_inverse
+            return matching - self.mle_weight * log_p.mean()
+
+        return train_epochs(flow, optimizer, loss_of, lambda x: flow(x)[0], X, Y, self.epochs, self.batch_size,
+                            self.selection, self.seed)
 
     def _flow(self, lang: str):
         import torch

@@ -81,21 +81,26 @@ class ErrorRow:
         return json.dumps(dataclasses.asdict(self), sort_keys=True, ensure_ascii=False)
 
 
-def _atomic_append(path: Path, lines: list[str]) -> None:
+def _atomic_write(path: Path, content: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, rename over `path`: old or new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    old = path.read_bytes() if path.exists() else b""
-    if old and not old.endswith(b"\n"):
-        old = old[: old.rfind(b"\n") + 1]  # drop a torn last line (written by something else)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(old + "".join(line + "\n" for line in lines).encode("utf-8"))
+            handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _atomic_append(path: Path, lines: list[str]) -> None:
+    old = path.read_bytes() if path.exists() else b""
+    if old and not old.endswith(b"\n"):
+        old = old[: old.rfind(b"\n") + 1]  # drop a torn last line (written by something else)
+    _atomic_write(path, old + "".join(line + "\n" for line in lines).encode("utf-8"))
 
 
 def version_free(config: dict) -> dict:
@@ -156,8 +161,8 @@ class ResultStore:
             rows = read_jsonl(path)
             kept = [row for row in rows if row["cell_id"] not in cell_ids]
             if len(kept) < len(rows):
-                path.unlink()
-                _atomic_append(path, [json.dumps(row, sort_keys=True, ensure_ascii=False) for row in kept])
+                _atomic_write(path, "".join(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n"
+                                            for row in kept).encode("utf-8"))
             if path == self.path:
                 dropped = len(rows) - len(kept)
         return dropped

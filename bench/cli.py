@@ -53,12 +53,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _leaderboard(results: Path, out: Path) -> list[Path]:
-    from bench.leaderboard import render
-    from bench.results import ResultStore, read_jsonl
+def _store(results: Path):
+    """The store around a results file given by path (its errors.jsonl sits beside it)."""
+    from bench.results import ResultStore
 
     store = ResultStore(results.parent)
     store.path = results
+    return store
+
+
+def _leaderboard(results: Path, out: Path) -> list[Path]:
+    from bench.leaderboard import render
+    from bench.results import read_jsonl
+
+    store = _store(results)
     return render(store.rows(), read_jsonl(store.errors_path), out)
 
 
@@ -108,13 +116,10 @@ def _run(args) -> int:
 
 def _compare(results: Path, min_points: int) -> int:
     from bench.leaderboard import correlation_table, diagnostics_table
-    from bench.results import ResultStore
 
     if not results.is_file():
         raise FileNotFoundError(f"no results file {results}")
-    store = ResultStore(results.parent)
-    store.path = results
-    rows = store.rows()
+    rows = _store(results).rows()
     diagnostics, correlations = diagnostics_table(rows), correlation_table(rows, min_points)
     if diagnostics.empty:
         print(f"{results}: no diagnostic rows (run a grid with diagnostics, e.g. grids/rfeval.toml)")

@@ -132,8 +132,8 @@ class AlignerBuilder:
         needs = aligner.needs()
         banned = evaluation_texts(self.options.data_dir, self.task_names)
         texts: dict[tuple[Resource, str], TextPairs] = {}
+        budget = getattr(aligner, "max_pairs", None) or getattr(aligner, "max_sentences", DEFAULT_ANCHOR_BUDGET)
         for resource in sorted(needs, key=lambda r: r.value):
-            budget = getattr(aligner, "max_pairs", None) or getattr(aligner, "max_sentences", DEFAULT_ANCHOR_BUDGET)
             targets = languages if resource is Resource.MONOLINGUAL_TEXT else [l for l in languages if l != PIVOT]
             for lang in targets:
                 texts[(resource, lang)] = _anchor_texts(resource, self.options.data_dir, lang, budget, banned)
@@ -148,7 +148,6 @@ class AlignerBuilder:
         state = self.artifacts.load(key) if needs else {}
         if state is None:
             start = time.perf_counter()
-            budget = getattr(aligner, "max_pairs", None) or DEFAULT_ANCHOR_BUDGET
             data = self._alignment_data(base, spec, cell.layer, languages, texts, provenance, budget)
             aligner.fit(data)
             fit_seconds = time.perf_counter() - start

@@ -32,6 +32,21 @@ def criterion_sample(n: int, size: int = 2000, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, min(n, size), replace=False))
 
 
+def fit_each_language(data, method: str, anchors: str, train: Callable) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Train one network per non-pivot language with `train(X, Y) -> (state, best epoch)`; returns the
+    weights keyed "<lang>:<parameter>" and the chosen epoch per language (the methods' fitted state)."""
+    from bench.alignment import anchor_pairs
+
+    weights, best_epoch = {}, {}
+    for lang in data.languages:
+        if lang != data.pivot:
+            X, Y = anchor_pairs(data, lang, method, anchors)
+            state, epoch = train(X.astype(np.float32), Y.astype(np.float32))
+            weights.update({f"{lang}:{name}": value for name, value in state.items()})
+            best_epoch[lang] = np.array(epoch)
+    return weights, best_epoch
+
+
 def train_epochs(module, optimizer, loss_of: Callable, mapped: Callable, X: np.ndarray, Y: np.ndarray, epochs: int,
                  batch_size: int, selection: str, seed: int) -> tuple[dict[str, np.ndarray], int]:
     """Shuffled mini-batches for `epochs` epochs; after each, score `mapped(X_probe)` against Y_probe with

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.alignment import AlignmentData, anchor_pairs, anchor_resource
+from bench.alignment import AlignmentData, anchor_resource
 from bench.registry import method
 from bench.specs import Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
-from methods._selection import check_selection, train_epochs
+from methods._selection import check_selection, fit_each_language, train_epochs
 
 
 def coupling_flow(dim: int, n_layers: int, hidden: int):
@@ -112,13 +112,8 @@ class RealNvp:
 
     def fit(self, data: AlignmentData) -> "RealNvp":
         self.__dict__.pop("_flows", None)  # modules built from an earlier fit
-        self.pivot_, self.weights_, self.best_epoch_ = data.pivot, {}, {}
-        for lang in data.languages:
-            if lang != data.pivot:
-                X, Y = anchor_pairs(data, lang, "real-nvp", self.anchors)
-                state, epoch = self._train(X.astype(np.float32), Y.astype(np.float32))
-                self.weights_.update({f"{lang}:{name}": value for name, value in state.items()})
-                self.best_epoch_[lang] = np.array(epoch)
+        self.pivot_ = data.pivot
+        self.weights_, self.best_epoch_ = fit_each_language(data, "real-nvp", self.anchors, self._train)
         return self
 
     def _train(self, X: np.ndarray, Y: np.ndarray) -> tuple[dict[str, np.ndarray], int]:

@@ -45,6 +45,9 @@ class Gbdd:
         for lang in data.languages:
             if lang != data.pivot:
                 X, Y = anchor_pairs(data, lang, "gbdd", self.anchors)
+                if X.shape[1] != Y.shape[1]:
+                    raise ValueError(f"gbdd: a bias direction needs one shared space; {lang} has {X.shape[1]}-d "
+                                     f"vectors and the pivot {Y.shape[1]}-d (use procrustes, linear or fcnn)")
                 self.bias_[lang] = (X - Y).mean(axis=0).astype(np.float32)
         return self
 

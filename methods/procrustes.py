@@ -17,6 +17,7 @@ from scipy.linalg import orthogonal_procrustes
 from bench.alignment import AlignmentData, anchor_pairs, anchor_resource
 from bench.registry import method
 from bench.specs import Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
+from methods._unsupervised import procrustes_map
 
 @method(MethodSpec(
     name="procrustes",
@@ -48,7 +49,10 @@ class Procrustes:
             if lang == data.pivot:
                 continue
             X, Y = anchor_pairs(data, lang, "procrustes", self.anchors)
-            rotation, _ = orthogonal_procrustes(X, Y)
+            if X.shape[1] == Y.shape[1]:
+                rotation, _ = orthogonal_procrustes(X, Y)
+            else:  # independent encoders of different widths: the semi-orthogonal solution
+                rotation = procrustes_map(X, Y)
             self.rotations_[lang] = rotation.astype(np.float32)
         return self
 

@@ -78,6 +78,41 @@ def coupling_flow(dim: int, n_layers: int, hidden: int):
     return Flow()
 
 
+def pushed_forward_log_density(flow, X: np.ndarray):
+    """log p(y) for the density of f(x), x ~ N(mean_X, diag var_X) (a diagonal Gaussian fitted to X):
+    log N(f^-1(y)) + log|det J_f^-1(y)| -- the density-modelling (maximum-likelihood) term."""
+    import torch
+
+    source = torch.from_numpy(np.asarray(X, np.float32))
+    mean, var = source.mean(0), source.var(0) + 1e-6
+    log_norm = -0.5 * (torch.log(2 * math.pi * var)).sum()
+
+    def log_density(y):
+        pulled, logdet_inverse = flow.inverse(y)
+        return log_norm - 0.5 * (((pulled - mean) ** 2) / var).sum(-1) + logdet_inverse
+
+    return log_density
+
+
+def flow_from_weights(weights: dict, lang: str, n_layers: int, hidden: int, method: str):
+    """Rebuild a language's fitted flow from the stored "<lang>:<parameter>" arrays."""
+    import torch
+
+    prefix = f"{lang}:"
+    state = {k[len(prefix):]: torch.from_numpy(np.asarray(v)) for k, v in weights.items() if k.startswith(prefix)}
+    if not state:
+        raise KeyError(f"{method} was not fitted for language {lang!r}")
+    flow = coupling_flow(state["layers.0.mask"].shape[0], n_layers, hidden)
+    flow.load_state_dict(state)
+    return flow.eval()
+
+
+def check_same_dimension(method: str, lang: str, X: np.ndarray, Y: np.ndarray) -> None:
+    if X.shape[1] != Y.shape[1]:
+        raise ValueError(f"{method}: a flow is invertible only between spaces of one dimension; {lang} has "
+                         f"{X.shape[1]}-d vectors and the pivot {Y.shape[1]}-d (use procrustes, linear or fcnn)")
+
+
 @method(MethodSpec(
     name="real-nvp",
     category=Category.A,
@@ -119,34 +154,23 @@ class RealNvp:
     def _train(self, X: np.ndarray, Y: np.ndarray) -> tuple[dict[str, np.ndarray], int]:
         import torch
 
+        check_same_dimension("real-nvp", "a language", X, Y)
         torch.manual_seed(self.seed)
         flow = coupling_flow(X.shape[1], self.n_layers, self.hidden)
         optimizer = torch.optim.RMSprop(flow.parameters(), lr=self.lr)
-        source = torch.from_numpy(X)
-        mean, var = source.mean(0), source.var(0) + 1e-6
-        log_norm = -0.5 * (torch.log(2 * math.pi * var)).sum()
+        log_density = pushed_forward_log_density(flow, X)
 
         def loss_of(x, y):
             matching = ((flow(x)[0] - y) ** 2).sum(-1).mean()
-            pulled, logdet_inverse = flow.inverse(y)
-            log_p = log_norm - 0.5 * (((pulled - mean) ** 2) / var).sum(-1) + logdet_inverse
-            return matching - self.mle_weight * log_p.mean()
+            return matching - self.mle_weight * log_density(y).mean()
 
         return train_epochs(flow, optimizer, loss_of, lambda x: flow(x)[0], X, Y, self.epochs, self.batch_size,
                             self.selection, self.seed)
 
     def _flow(self, lang: str):
-        import torch
-
         cache = self.__dict__.setdefault("_flows", {})
         if lang not in cache:
-            prefix = f"{lang}:"
-            state = {k[len(prefix):]: torch.from_numpy(np.asarray(v)) for k, v in self.weights_.items() if k.startswith(prefix)}
-            if not state:
-                raise KeyError(f"real-nvp was not fitted for language {lang!r}")
-            flow = coupling_flow(state["layers.0.mask"].shape[0], self.n_layers, self.hidden)
-            flow.load_state_dict(state)
-            cache[lang] = flow.eval()
+            cache[lang] = flow_from_weights(self.weights_, lang, self.n_layers, self.hidden, "real-nvp")
         return cache[lang]
 
     def transform(self, X: np.ndarray, lang: str) -> np.ndarray:

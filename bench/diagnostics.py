@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from bench.retrieval import l2_normalize
+from bench.retrieval import check_same_space, l2_normalize
 
 
 def unit(X: np.ndarray) -> np.ndarray:
@@ -19,6 +19,7 @@ def unit(X: np.ndarray) -> np.ndarray:
 
 
 def cosine_matrix(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    check_same_space(X, Y)
     return unit(X) @ unit(Y).T
 
 

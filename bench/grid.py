@@ -18,9 +18,18 @@ class GridError(ValueError):
 
 @dataclass(frozen=True)
 class EncoderChoice:
+    """`name` encodes every language, except those `per_language` gives their own (independent) encoder."""
+
     name: str
     layers: tuple[int, ...]
     batch_size: int = 64
+    per_language: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def label(self) -> str:
+        if not self.per_language:
+            return self.name
+        return f"{self.name}+{','.join(f'{lang}={other}' for lang, other in self.per_language)}"
 
 
 @dataclass(frozen=True)
@@ -127,10 +136,14 @@ def load_grid(path: Path, extra_files: tuple[str, ...] = ()) -> GridSpec:
     _check_keys(raw, {"name", "seeds", "languages", "encoders", "methods", "tasks"}, str(path))
     encoders = []
     for i, item in enumerate(raw.get("encoders", [])):
-        _check_keys(item, {"name", "layers", "batch_size"}, f"{path}: encoders[{i}]")
+        _check_keys(item, {"name", "layers", "batch_size", "per_language"}, f"{path}: encoders[{i}]")
         if not item.get("layers"):
             raise GridError(f"{path}: encoders[{i}] needs 'layers' (absolute hidden_states indices)")
-        encoders.append(EncoderChoice(item["name"], tuple(item["layers"]), item.get("batch_size", 64)))
+        per_language = item.get("per_language", {})
+        if not isinstance(per_language, dict) or not all(isinstance(v, str) for v in per_language.values()):
+            raise GridError(f"{path}: encoders[{i}].per_language must map language codes to encoder names")
+        encoders.append(EncoderChoice(item["name"], tuple(item["layers"]), item.get("batch_size", 64),
+                                      tuple(sorted(per_language.items()))))
     spec = GridSpec(
         name=raw.get("name", path.stem),
         encoders=tuple(encoders),
@@ -188,6 +201,6 @@ def expand(spec: GridSpec, data_dir: Path, fingerprints: dict[str, str], extra_f
                         continue
                     for language in found:
                         for seed in task_choice.seeds or spec.seeds:
-                            cells.append(Cell(encoder.name, fingerprints[encoder.name], layer, method_choice,
+                            cells.append(Cell(encoder.label, fingerprints[encoder.label], layer, method_choice,
                                               task_choice, language, seed))
     return sorted(cells, key=lambda c: (c.encoder, c.layer, c.method.label, c.task.label, c.seed, c.language))

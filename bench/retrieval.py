@@ -15,13 +15,22 @@ def l2_normalize(X: np.ndarray, dtype=np.float32) -> np.ndarray:
     return X / norms
 
 
+def check_same_space(A: np.ndarray, B: np.ndarray) -> None:
+    """Vectors of different widths come from different encoders: comparing them needs a mapping first."""
+    if np.shape(A)[-1] != np.shape(B)[-1]:
+        raise ValueError(f"cannot compare {np.shape(A)[-1]}-d with {np.shape(B)[-1]}-d vectors: the two languages "
+                         "were encoded by independent encoders, so only a fitted mapping makes them comparable")
+
+
 def nearest_neighbour(queries: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Index of each query's cosine nearest key."""
+    check_same_space(queries, keys)
     return (l2_normalize(queries) @ l2_normalize(keys).T).argmax(1)
 
 
 def topk_cosine(queries: np.ndarray, keys: np.ndarray, k: int, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
     """Similarities and indices of each (normalised) query's k most similar keys, best first."""
+    check_same_space(queries, keys)
     k = min(k, len(keys))
     sims, idx = [], []
     for start in range(0, len(queries), chunk):

@@ -119,6 +119,17 @@ def word_anchor_vectors(base: Encoder, text_pairs: TextPairs, lang: str, layer: 
     return (X, Y), provenance
 
 
+def token_sample(base: Encoder, sentences: list[str], lang: str, layer: int, max_vectors: int) -> np.ndarray:
+    """Unpaired contextual token states (special tokens dropped) of `sentences`, a fixed random sample of at
+    most `max_vectors` in shuffled order (anchor-free methods treat the first rows as their dictionary pool)."""
+    from bench.wordvectors import content_tokens
+
+    per_text, _ = content_tokens(base, sentences, lang, layer)
+    states = np.concatenate([t for t in per_text if len(t)])
+    order = np.random.default_rng(0).permutation(len(states))[:max_vectors]
+    return states[order]
+
+
 class AlignerBuilder:
     """Stage 2: embed an aligner's training data with the base encoder (cached), fit, store the state."""
 
@@ -148,7 +159,7 @@ class AlignerBuilder:
         state = self.artifacts.load(key) if needs else {}
         if state is None:
             start = time.perf_counter()
-            data = self._alignment_data(base, spec, cell.layer, languages, texts, provenance, budget)
+            data = self._alignment_data(base, spec, cell.layer, languages, texts, provenance, budget, aligner)
             aligner.fit(data)
             fit_seconds = time.perf_counter() - start
             self.artifacts.save(key, fitted_state(aligner), {"key": key_payload, "provenance": provenance})
@@ -160,13 +171,16 @@ class AlignerBuilder:
         encoder = AlignedEncoder(base, aligner, cell.layer, cell.method.label, key)
         return encoder, {"artifact": key, **provenance}, fit_seconds
 
-    def _alignment_data(self, base, spec, layer, languages, texts, provenance, word_budget: int) -> AlignmentData:
+    def _alignment_data(self, base, spec, layer, languages, texts, provenance, word_budget: int, aligner) -> AlignmentData:
         def embed(items: list[str], lang: str) -> np.ndarray:
             return np.asarray(base.encode(items, lang, spec).layer(layer), np.float32)
 
         pairs, monolingual = {}, {}
         for (resource, lang), text_pairs in texts.items():
-            if resource is Resource.MONOLINGUAL_TEXT:
+            if resource is Resource.MONOLINGUAL_TEXT and getattr(aligner, "unit", "sentences") == "tokens":
+                monolingual[lang] = token_sample(base, [a for a, _ in text_pairs.pairs], lang, layer, aligner.max_vectors)
+                provenance[f"{resource.value}:{lang}"] = {**text_pairs.provenance(), "token_vectors": len(monolingual[lang])}
+            elif resource is Resource.MONOLINGUAL_TEXT:
                 monolingual[lang] = embed([a for a, _ in text_pairs.pairs], lang)
             elif resource is Resource.WORD_ALIGNMENTS:
                 pairs[lang], provenance[f"{resource.value}:{lang}"] = word_anchor_vectors(
@@ -181,7 +195,7 @@ class Runner:
         self.spec, self.options = spec, options
         self.encoder_factory = encoder_factory
         self.store = ResultStore(options.out_dir)
-        self._encoder_choices = {choice.name: choice for choice in spec.encoders}
+        self._encoder_choices = {choice.label: choice for choice in spec.encoders}
         self.cache = EmbeddingCache(options.cache_dir)
         # the guard covers every registered task, not only this grid's: anchors (and so every fitted map)
         # must not depend on which tasks a grid happens to list
@@ -191,8 +205,8 @@ class Runner:
     # Stage 1
     def plan(self) -> tuple[list[tuple[Cell, str]], dict[str, CachedEncoder], int]:
         encoders = {
-            choice.name: CachedEncoder(self.encoder_factory(choice.name, choice.batch_size), self.cache,
-                                       prefetch_layers=choice.layers, progress=self.options.progress)
+            choice.label: CachedEncoder(self._build_encoder(choice), self.cache, prefetch_layers=choice.layers,
+                                        progress=self.options.progress)
             for choice in self.spec.encoders
         }
         cells = expand(self.spec, self.options.data_dir, {n: e.fingerprint for n, e in encoders.items()},
@@ -204,6 +218,17 @@ class Runner:
         self.planned_coordinates = {(c.method.label, c.encoder, c.layer, c.task.name, c.language, c.seed) for c in cells}
         todo = [(cell, cid) for cell, cid in keyed if cid not in finished]
         return todo, encoders, len(cells)
+
+    def _build_encoder(self, choice) -> Encoder:
+        base = self.encoder_factory(choice.name, choice.batch_size)
+        if not choice.per_language:
+            return base
+        from bench.encoders.per_language import PerLanguageEncoder
+
+        if PIVOT in dict(choice.per_language):
+            raise ValueError(f"encoder {choice.label}: the pivot {PIVOT!r} is encoded by the default encoder {choice.name!r}")
+        others = {lang: self.encoder_factory(name, choice.batch_size) for lang, name in choice.per_language}
+        return PerLanguageEncoder(base, others, choice.label)
 
     def superseded(self) -> set[str]:
         """Finished cells that this grid's planned cells replace (older task/method version, other weights)."""
@@ -271,12 +296,16 @@ class Runner:
         try:
             task = instantiate(task_entry, cell.task.params)
             spec = task.encode_spec(cell.layer)
-            # anchors are sentence vectors: fit on pooled states even when the task keeps token states
-            anchor_spec = dataclasses.replace(spec, keep_tokens=False)
-            encoder, anchors, fit_seconds = self.builder.build(cell, base, anchor_spec, task.cell_languages(cell.language))
-            eval_start = time.perf_counter()
-            scores = task.evaluate(encoder, cell.language, TaskContext(self.options.data_dir, cell.layer, cell.seed,
-                                                                               self.options.cache_dir))
+            ctx = TaskContext(self.options.data_dir, cell.layer, cell.seed, self.options.cache_dir)
+            if hasattr(task, "evaluate_method"):  # simulated data: the task fits the method itself (no encoder)
+                anchors, fit_seconds, eval_start = {"synthetic": task_entry.spec.dataset}, 0.0, time.perf_counter()
+                scores = task.evaluate_method(lambda: instantiate(method_entry, cell.method.params), cell.language, ctx)
+            else:
+                # anchors are sentence vectors: fit on pooled states even when the task keeps token states
+                anchor_spec = dataclasses.replace(spec, keep_tokens=False)
+                encoder, anchors, fit_seconds = self.builder.build(cell, base, anchor_spec, task.cell_languages(cell.language))
+                eval_start = time.perf_counter()
+                scores = task.evaluate(encoder, cell.language, ctx)
             eval_seconds = time.perf_counter() - eval_start
             if not scores:
                 raise RuntimeError(f"task {cell.task.name} returned no scores for {cell.language}")

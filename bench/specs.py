@@ -88,6 +88,9 @@ class MethodSpec:
     summary: str = ""
 
 
+TASK_KINDS = ("task", "diagnostic", "synthetic")
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """Registry metadata of one task; the protocol id and version name what a number means."""
@@ -102,12 +105,12 @@ class TaskSpec:
     dataset: str
     citation: str
     summary: str = ""
-    kind: str = "task"  # "task" (a downstream score) or "diagnostic" (a property of the space itself)
+    kind: str = "task"  # "task" (a downstream score), "diagnostic" (a property of the space) or "synthetic" (simulated data)
     lower_is_better: tuple[str, ...] = ()  # metrics other than the main one for which lower is better
 
     def __post_init__(self):
-        if self.kind not in ("task", "diagnostic"):
-            raise ValueError(f"task {self.name}: kind must be 'task' or 'diagnostic', not {self.kind!r}")
+        if self.kind not in TASK_KINDS:
+            raise ValueError(f"task {self.name}: kind must be one of {TASK_KINDS}, not {self.kind!r}")
         if self.main_metric not in self.metrics:
             raise ValueError(f"task {self.name}: main metric {self.main_metric!r} is not in {self.metrics}")
 

@@ -26,6 +26,7 @@ from bench.encoders.base import Encoder
 from bench.languages import normalize_language
 from bench.metrics import correlations
 from bench.registry import task
+from bench.retrieval import check_same_space
 from bench.specs import EncodeSpec, Level, Score, TaskSpec
 from bench.taskapi import TaskContext
 from bench.textio import DataFormatError, read_lines, require_file, split_columns
@@ -193,6 +194,7 @@ class Sts:
         for subset in load_sts(ctx.data_dir, language):
             A = embed(encoder, subset.first, subset.first_lang, ctx.layer)
             B = embed(encoder, subset.second, subset.second_lang, ctx.layer)
+            check_same_space(A, B)
             cosine = (A * B).sum(1) / (np.linalg.norm(A, axis=1) * np.linalg.norm(B, axis=1))
             for metric, value in correlations(cosine, subset.gold).items():
                 scores.append(Score(metric, value, len(subset.gold), subset=subset.name))

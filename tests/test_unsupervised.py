@@ -1,0 +1,144 @@
+"""Known-answer tests of the anchor-free mappings and of the bootstrapping constraints (issue 5).
+
+The planted spaces are tiny hand-made fixtures: Gaussian clusters, and the same points shuffled and rotated.
+"""
+
+import numpy as np
+import pytest
+
+from bench.alignment import AlignmentData, MissingResourceError
+from methods._unsupervised import (cross_correlation_loss, csls_dictionary, graph_structure_loss, procrustes_map,
+                                   torch_constraint)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """The fixtures are tiny: one thread avoids oversubscription when other work shares the two cores."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def planted_rotation(n: int = 1000, dim: int = 8, clusters: int = 12, seed: int = 0):
+    """Unpaired sides: English = the German points in another order, rotated by a known orthogonal Q."""
+    rng = np.random.default_rng(seed)
+    means = rng.uniform(-5, 5, size=(clusters, dim))
+    scales = rng.uniform(0.2, 1.0, size=(clusters, 1))
+    c = rng.integers(clusters, size=n)
+    X = means[c] + scales[c] * rng.normal(size=(n, dim))
+    Q, _ = np.linalg.qr(rng.normal(size=(dim, dim)))
+    Y = X[rng.permutation(n)] @ Q
+    data = AlignmentData("en", ("de", "en"), monolingual={"de": X.astype(np.float32), "en": Y.astype(np.float32)})
+    return data, Q
+
+
+def test_muse_adversarial_recovers_a_planted_rotation():
+    from methods.muse_adversarial import MuseAdversarial
+
+    data, Q = planted_rotation()
+    adversarial_only = MuseAdversarial(epochs=10, epoch_size=300, dis_hidden=64, batch_size=64, dis_steps=2,
+                                       bootstrap="none").fit(data)
+    refined = MuseAdversarial(epochs=10, epoch_size=300, dis_hidden=64, batch_size=64, dis_steps=2,
+                              bootstrap="procrustes").fit(data)
+    start_error = np.abs(np.eye(8) - Q).max()
+    assert np.abs(adversarial_only.weights_["de"] - Q).max() < 0.5 * start_error  # the adversary moved W towards Q
+    np.testing.assert_allclose(refined.weights_["de"], Q, atol=1e-4)  # CSLS bootstrapping makes it exact
+    assert refined.pseudo_pairs_["de"][-1] == 1000 and refined.best_round_["de"] >= 1
+
+
+def test_vecmap_unsupervised_recovers_a_planted_rotation():
+    from methods.vecmap_unsupervised import VecmapUnsupervised
+
+    data, Q = planted_rotation(dim=16)
+    fitted = VecmapUnsupervised().fit(data)
+    np.testing.assert_allclose(fitted.weights_["de"], Q, atol=1e-4)
+    X, Y = data.monolingual["de"], data.monolingual["en"]
+    assert np.abs(fitted.transform(X, "de") @ Q.T - fitted.transform(X, "en")).max() > 0  # each side normalised on its own
+    mapped, target = fitted.transform(X, "de"), fitted.transform(Y, "en")
+    assert np.allclose(np.linalg.norm(target, axis=1), 1, atol=1e-5)
+    assert mapped.shape == X.shape
+
+
+def test_vecmap_maps_between_spaces_of_different_width():
+    from methods.vecmap_unsupervised import VecmapUnsupervised
+
+    data, Q = planted_rotation(dim=8)
+    X, Y = data.monolingual["de"], data.monolingual["en"]
+    embed = np.linalg.qr(np.random.default_rng(5).normal(size=(12, 12)))[0][:8]  # 8-d -> 12-d isometry
+    wide = AlignmentData("en", ("de", "en"), monolingual={"de": X, "en": (Y @ embed).astype(np.float32)})
+    fitted = VecmapUnsupervised().fit(wide)
+    assert fitted.weights_["de"].shape == (8, 12)
+    np.testing.assert_allclose(fitted.weights_["de"], Q @ embed, atol=1e-4)
+
+
+def test_procrustes_handles_different_widths():
+    from methods.procrustes import Procrustes
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(300, 6)).astype(np.float32)
+    embed = np.linalg.qr(rng.normal(size=(9, 9)))[0][:6]  # orthonormal rows: an isometry 6-d -> 9-d
+    data = AlignmentData("en", ("de", "en"), pairs={"de": (X, (X @ embed).astype(np.float32))})
+    fitted = Procrustes().fit(data)
+    np.testing.assert_allclose(fitted.transform(X, "de"), X @ embed, atol=1e-4)
+    np.testing.assert_allclose(procrustes_map(X, X @ embed), embed, atol=1e-5)
+
+
+def test_flows_refuse_spaces_of_different_width():
+    from methods.gan_real_nvp import GanRealNvp
+
+    data = AlignmentData("en", ("de", "en"), monolingual={"de": np.zeros((50, 4), np.float32),
+                                                          "en": np.zeros((50, 6), np.float32)})
+    with pytest.raises(ValueError, match="one dimension"):
+        GanRealNvp().fit(data)
+
+
+def test_cross_correlation_constraint_on_a_hand_checked_case():
+    # A's two columns standardise to (+1,-1) and (+1,-1); B's to (+1,-1) and (-1,+1).
+    A = np.array([[3.0, 1.0], [1.0, 0.0]])
+    B = np.array([[5.0, -2.0], [1.0, 2.0]])
+    # C = A_std^T B_std / 2 = [[1, -1], [1, -1]]: diagonal (1, -1), off-diagonal (-1, 1)
+    # loss = (1-1)^2 + (1-(-1))^2 + w * ((-1)^2 + 1^2) = 4 + 2w
+    assert cross_correlation_loss(A, B, off_weight=0.5) == pytest.approx(5.0, rel=1e-5)  # eps in the std
+    assert cross_correlation_loss(A, A, off_weight=0.0) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_graph_structure_constraint_on_a_hand_checked_case():
+    A = np.array([[1.0, 0.0], [0.0, 1.0]])  # orthogonal: cosine graph [[1, 0], [0, 1]]
+    B = np.array([[1.0, 0.0], [1.0, 1.0]])  # 45 degrees: cos = 1/sqrt(2) off the diagonal
+    # mean over the 4 entries of the squared difference: 2 * (1/sqrt(2))^2 / 4 = 0.25
+    assert graph_structure_loss(A, B) == pytest.approx(0.25)
+    rotation = np.linalg.qr(np.random.default_rng(0).normal(size=(2, 2)))[0]
+    assert graph_structure_loss(B @ rotation, B) == pytest.approx(0.0, abs=1e-12)  # invariant to rotations
+
+
+def test_torch_constraints_match_the_numpy_reference():
+    import torch
+
+    rng = np.random.default_rng(1)
+    A, B = rng.normal(size=(40, 5)), rng.normal(size=(40, 5))
+    for name, reference in [("cross-correlation", cross_correlation_loss), ("graph-structure", graph_structure_loss)]:
+        value = torch_constraint(name)(torch.from_numpy(A), torch.from_numpy(B)).item()
+        assert value == pytest.approx(reference(A, B), rel=1e-6)
+
+
+def test_csls_dictionary_finds_mutual_neighbours():
+    rng = np.random.default_rng(0)
+    Y = rng.normal(size=(30, 4))
+    order = rng.permutation(30)
+    source, target = csls_dictionary(Y[order] + 1e-3 * rng.normal(size=(30, 4)), Y, k=3)
+    assert len(source) == 30 and (target == order[source]).all()
+
+
+def test_anchor_free_methods_need_monolingual_text():
+    from methods.gan_real_nvp import GanRealNvp
+    from methods.muse_adversarial import MuseAdversarial
+    from methods.vecmap_unsupervised import VecmapUnsupervised
+
+    for method in (MuseAdversarial(), VecmapUnsupervised(), GanRealNvp()):
+        with pytest.raises(MissingResourceError, match="no monolingual text for de"):
+            method.fit(AlignmentData("en", ("de", "en"), pairs={"de": (np.zeros((5, 4)), np.zeros((5, 4)))}))
+    with pytest.raises(ValueError, match="bootstrap must be one of"):
+        MuseAdversarial(bootstrap="magic")

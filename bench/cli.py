@@ -139,15 +139,16 @@ def _listing(kind: str, extra: tuple[str, ...], data: str | None = None) -> int:
         from bench.paths import data_dir
 
         root = data_dir(data)
+    width = max(map(len, entries), default=0)
     for name, entry in sorted(entries.items()):
         s = entry.spec
         if kind == "methods":
             uses = ", ".join(sorted(r.value for r in s.supervision)) or "nothing"
-            print(f"{name:<16} ({s.category.value}) {s.mode.value}, signal: {s.signal.value}, level: {s.level.value}, "
+            print(f"{name:<{width}} ({s.category.value}) {s.mode.value}, signal: {s.signal.value}, level: {s.level.value}, "
                   f"uses: {uses} — {s.citation}")
         else:
             found = f"; languages: {' '.join(entry.cls().languages(root))}" if root else ""
-            print(f"{name:<16} {s.protocol} v{s.version}, main metric {s.main_metric} — {s.dataset}{found}")
+            print(f"{name:<{width}} {s.protocol} v{s.version}, main metric {s.main_metric} — {s.dataset}{found}")
     return 0
 
 

@@ -1,0 +1,128 @@
+"""Issue 5 infrastructure: independent per-language encoders, the synthetic cbli-sim task, Table-1 view."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.encoders.base import Embeddings
+from bench.encoders.per_language import PerLanguageEncoder
+from bench.grid import GridError, load_grid
+from bench.grid import instantiate
+from bench.registry import get_method
+from bench.results import read_jsonl
+from bench.retrieval import nearest_neighbour
+from bench.runner import Runner, RunOptions
+from bench.specs import EncodeSpec
+from bench.taskapi import TaskContext
+from tasks.cbli_sim import SETTINGS, CbliSim, simulate, training_data
+from tests.helpers import ToyEncoder, write_fixture_data
+
+
+class WideEncoder(ToyEncoder):
+    """A toy encoder of another width and fingerprint: an 'independent' model."""
+
+    name = "wide"
+    fingerprint = "wide-fingerprint-1"
+
+    def encode(self, texts, lang, spec, progress=False):
+        base = super().encode(texts, lang, spec)
+        return Embeddings(pooled={k: np.concatenate([v, v[:, :4]], axis=1) for k, v in base.pooled.items()})
+
+
+def test_per_language_encoder_dispatches_by_language():
+    toy, wide = ToyEncoder(), WideEncoder()
+    both = PerLanguageEncoder(toy, {"de": wide}, "toy+de=wide")
+    spec = EncodeSpec(layers=(1,))
+    assert both.encode(["a"], "de", spec).pooled[1].shape == (1, 20)
+    assert both.encode(["a"], "en", spec).pooled[1].shape == (1, 16)
+    assert both.fingerprint != PerLanguageEncoder(toy, {"fr": wide}, "x").fingerprint
+    with pytest.raises(ValueError, match="independent encoders"):
+        nearest_neighbour(np.ones((2, 20)), np.ones((2, 16)))
+
+
+def test_grid_per_language_encoders(tmp_path):
+    grid = tmp_path / "grid.toml"
+    body = '[[methods]]\nname = "original"\n[[tasks]]\nname = "tatoeba"\n'
+    grid.write_text('[[encoders]]\nname = "toy"\nlayers = [1]\nper_language = { de = "wide" }\n' + body)
+    choice = load_grid(grid).encoders[0]
+    assert choice.per_language == (("de", "wide"),) and choice.label == "toy+de=wide"
+    grid.write_text('[[encoders]]\nname = "toy"\nlayers = [1]\nper_language = { de = 3 }\n' + body)
+    with pytest.raises(GridError, match="per_language must map language codes"):
+        load_grid(grid)
+
+
+def test_independent_encoders_need_a_mapping(tmp_path):
+    """English by the toy encoder, German by a wider one: 'original' fails clearly; procrustes maps across."""
+    grid = tmp_path / "grid.toml"
+    grid.write_text('name = "indep"\nlanguages = ["de"]\n[[encoders]]\nname = "toy"\nlayers = [1]\n'
+                    'per_language = { de = "wide" }\n[[methods]]\nname = "original"\n[[methods]]\nname = "procrustes"\n'
+                    'params = { max_pairs = 30 }\n[[tasks]]\nname = "tatoeba"\n')
+    data = write_fixture_data(tmp_path / "data")
+    options = RunOptions(data_dir=data, out_dir=tmp_path / "out", cache_dir=tmp_path / "cache", progress=False)
+    factory = {"toy": ToyEncoder(), "wide": WideEncoder()}
+    summary = Runner(load_grid(grid), options, lambda name, batch: factory[name]).run()
+    assert summary.done == 1 and summary.failed == 1
+    (error,) = read_jsonl(tmp_path / "out" / "errors.jsonl")
+    assert error["method_label"] == "original" and "16-d with 20-d" in error["message"]
+    rows = read_jsonl(tmp_path / "out" / "results.jsonl")
+    assert {r["encoder"] for r in rows} == {"toy+de=wide"} and {r["method"] for r in rows} == {"procrustes"}
+
+
+def test_cbli_sim_is_seeded_and_its_settings_differ():
+    a, b = simulate("noniso-same", 0), simulate("noniso-same", 0)
+    np.testing.assert_array_equal(a.X_train, b.X_train)
+    assert not np.array_equal(simulate("noniso-same", 1).X_train, a.X_train)
+    iso, shifted = simulate("iso-same", 0), simulate("iso-shifted", 0)
+    assert np.abs(iso.X_test.mean(0) - shifted.X_test.mean(0)).max() > 0.1  # the test domain moved
+    data = training_data(a, 0)  # anchor-free methods get each side shuffled on its own: no pairing survives
+    assert not np.array_equal(data.monolingual["sim"], a.X_train)
+    assert sorted(map(tuple, data.monolingual["sim"].round(5))) == sorted(map(tuple, a.X_train.round(5)))
+    with pytest.raises(ValueError, match="unknown setting"):
+        simulate("upside-down", 0)
+
+
+def test_cbli_sim_separates_isomorphic_from_non_isomorphic_spaces():
+    task, ctx = CbliSim(), TaskContext(Path("."), 0, 0)
+
+    def p1(name, setting, **params):
+        scores = task.evaluate_method(lambda: instantiate(get_method(name), tuple(params.items())), setting, ctx)
+        return next(s.value for s in scores if s.metric == "p1")
+
+    assert p1("procrustes", "iso-same", anchors="words") == 100.0  # one rotation explains the isomorphic spaces
+    assert p1("procrustes", "noniso-same", anchors="words") < 95.0  # ... but not per-word translations
+    assert p1("original", "iso-same") < 20.0  # unmapped spaces are unrelated
+    assert set(SETTINGS) == set(task.languages(Path(".")))
+
+
+def test_runner_runs_cbli_sim_without_an_encoder(tmp_path):
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[[encoders]]\nname = "toy"\nlayers = [1]\n[[methods]]\nname = "linear"\n'
+                    'params = { anchors = "words" }\n[[tasks]]\nname = "cbli-sim"\nlanguages = ["iso-same"]\n')
+    toy = ToyEncoder()
+    options = RunOptions(data_dir=write_fixture_data(tmp_path / "data"), out_dir=tmp_path / "out",
+                         cache_dir=tmp_path / "cache", progress=False)
+    summary = Runner(load_grid(grid), options, lambda name, batch: toy).run()
+    assert summary.done == 1 and toy.calls == 0
+    rows = read_jsonl(tmp_path / "out" / "results.jsonl")
+    assert {r["kind"] for r in rows} == {"synthetic"} and "SYNTHETIC" in rows[0]["protocol_detail"]["dataset"]
+    assert next(r["value"] for r in rows if r["metric"] == "p1") == 100.0
+
+
+def test_table1_groups_methods_by_supervision():
+    from bench.leaderboard import table1
+
+    def row(method, category, task, language, value, kind="task"):
+        return {"method_label": method, "category": category, "encoder": "e", "layer": 8, "task": task,
+                "protocol": "p", "task_version": "1", "metric": "m", "language": language, "subset": "",
+                "value": value, "seed": 0, "n": 1, "is_main": True, "kind": kind}
+
+    rows = [row("original", "control", "tatoeba", "de", 80), row("original", "control", "tatoeba", "tr", 60),
+            row("procrustes", "a", "tatoeba", "de", 90), row("muse-adversarial", "b", "tatoeba", "de", 85),
+            row("muse-adversarial", "b", "cbli", "de", 70, kind="diagnostic")]
+    (key, table), = table1(rows).items()
+    assert key == "e L8"
+    assert list(table.index.get_level_values("group")) == ["baseline", "supervised (a)", "unsupervised (b)"]
+    assert table.loc[("baseline", "original"), "tatoeba"] == "70.0"
+    assert table.loc[("supervised (a)", "procrustes"), "tatoeba"] == "90.0 (1/2)"
+    assert table.loc[("unsupervised (b)", "muse-adversarial"), "cbli"] == "70.0"

@@ -41,6 +41,7 @@ class Choice:
     languages: tuple[str, ...] = ()  # tasks only: restrict to these (empty = every language found)
     layers: tuple[int, ...] = ()  # tasks only: restrict to these of the encoder's layers (empty = all)
     seeds: tuple[int, ...] = ()  # tasks only: overrides the grid's seeds (e.g. 3 seeds for trained heads)
+    tasks: tuple[str, ...] = ()  # methods only: run on these tasks (empty = every task of the grid)
 
     @property
     def label(self) -> str:
@@ -121,7 +122,7 @@ def _choices(items: list, where: str, allowed: set[str]) -> tuple[Choice, ...]:
         if not isinstance(params, dict):
             raise GridError(f"{where}[{i}].params must be a table")
         out.append(Choice(item["name"], tuple(sorted(params.items())), tuple(item.get("languages", ())),
-                          tuple(item.get("layers", ())), tuple(item.get("seeds", ()))))
+                          tuple(item.get("layers", ())), tuple(item.get("seeds", ())), tuple(item.get("tasks", ()))))
     return tuple(out)
 
 
@@ -147,7 +148,7 @@ def load_grid(path: Path, extra_files: tuple[str, ...] = ()) -> GridSpec:
     spec = GridSpec(
         name=raw.get("name", path.stem),
         encoders=tuple(encoders),
-        methods=_choices(raw.get("methods", []), f"{path}: methods", {"name", "params"}),
+        methods=_choices(raw.get("methods", []), f"{path}: methods", {"name", "params", "tasks"}),
         tasks=_choices(raw.get("tasks", []), f"{path}: tasks", {"name", "params", "languages", "layers", "seeds"}),
         seeds=tuple(raw.get("seeds", [0])),
         languages=tuple(raw.get("languages", [])),
@@ -159,6 +160,9 @@ def load_grid(path: Path, extra_files: tuple[str, ...] = ()) -> GridSpec:
             instantiate(get_method(choice.name, extra_files), choice.params)
         except RegistryError as error:
             raise GridError(f"{path}: {error}") from None
+        unknown = set(choice.tasks) - {task.name for task in spec.tasks}
+        if unknown:
+            raise GridError(f"{path}: method {choice.label} lists tasks {sorted(unknown)} that the grid does not run")
     all_layers = {layer for encoder in spec.encoders for layer in encoder.layers}
     for choice in spec.tasks:
         try:
@@ -198,6 +202,8 @@ def expand(spec: GridSpec, data_dir: Path, fingerprints: dict[str, str], extra_f
             for layer in task_layers(task_choice, encoder):
                 for method_choice in spec.methods:
                     if not accepts(task, get_method(method_choice.name, extra_files)):
+                        continue
+                    if method_choice.tasks and task_choice.name not in method_choice.tasks:
                         continue
                     for language in found:
                         for seed in task_choice.seeds or spec.seeds:

@@ -110,18 +110,20 @@ def torch_constraint(name: str, off_weight: float = 5e-3) -> Callable:
 
 
 def bootstrap(mapped: Callable[[np.ndarray], np.ndarray], retrain: Callable[[np.ndarray, np.ndarray], None],
-              X: np.ndarray, Y: np.ndarray, rounds: int, k: int = 10, size: int = 5000) -> list[int]:
+              score: Callable[[], float], snapshot: Callable[[], object], X: np.ndarray, Y: np.ndarray, rounds: int,
+              k: int = 10, size: int = 5000) -> tuple[list[int], int, object]:
     """Zhao & Eger (2022) Algorithm 1: `rounds` times, induce pseudo-pairs with CSLS on the current mapping
-    and re-train on them (`retrain(X_pairs, Y_pairs)`). Returns the number of pseudo-pairs per round."""
-    sizes = []
-    for _ in range(rounds):
+    and re-train on them (`retrain(X_pairs, Y_pairs)`). A round is kept only when the selection `score()`
+    does not drop below the best so far (round 0 = the map before bootstrapping). Returns the number of
+    pseudo-pairs per round, the kept round and its `snapshot()`."""
+    sizes, best, best_round, best_state = [], score(), 0, snapshot()
+    for round_ in range(1, rounds + 1):
         source_rows, target_rows = csls_dictionary(mapped(X), Y, k, size)
         if len(source_rows) < 2:
             break
         retrain(X[source_rows], Y[target_rows])
         sizes.append(int(len(source_rows)))
-    return sizes
-
-
-def minibatches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    return np.array_split(rng.permutation(n), max(1, n // batch_size))
+        current = score()
+        if current >= best:
+            best, best_round, best_state = current, round_, snapshot()
+    return sizes, best_round, best_state

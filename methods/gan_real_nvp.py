@@ -27,7 +27,7 @@ from bench.registry import method
 from bench.specs import Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
 from methods._selection import check_selection, criterion, criterion_sample
 from methods._unsupervised import CONSTRAINTS, UNITS, bootstrap, check_choice, torch_constraint, unpaired_vectors
-from methods.real_nvp import check_same_dimension, coupling_flow, flow_from_weights, pushed_forward_log_density
+from methods.real_nvp import check_same_dimension, coupling_flow, flow_transform, pushed_forward_log_density
 
 
 def critic_network(dim: int, hidden: int):
@@ -154,7 +154,6 @@ class GanRealNvp:
         loss_of = torch_constraint(self.bootstrap)
         optimizer = torch.optim.RMSprop(flow.parameters(), lr=self.bootstrap_lr)
         rng = np.random.default_rng(self.seed)
-        state = {"best": score(), "best_state": snapshot(), "round": 0, "best_round": 0}
 
         def mapped(A: np.ndarray) -> np.ndarray:
             flow.eval()
@@ -171,25 +170,11 @@ class GanRealNvp:
                 loss = loss_of(flow(Xt[rows])[0], Yt[rows]) - self.mle_weight * log_density(Yt[rows]).mean()
                 loss.backward()
                 optimizer.step()
-            state["round"] += 1
-            current = score()
-            if current >= state["best"]:
-                state.update(best=current, best_state=snapshot(), best_round=state["round"])
 
-        sizes = bootstrap(mapped, retrain, X, Y, self.bootstrap_rounds, self.csls_k, self.dictionary_size)
-        flow.load_state_dict(state["best_state"])
-        return sizes, state["best_round"]
-
-    def _flow(self, lang: str):
-        cache = self.__dict__.setdefault("_flows", {})
-        if lang not in cache:
-            cache[lang] = flow_from_weights(self.weights_, lang, self.n_layers, self.hidden, "gan-real-nvp")
-        return cache[lang]
+        sizes, best_round, best_state = bootstrap(mapped, retrain, score, snapshot, X, Y, self.bootstrap_rounds,
+                                                  self.csls_k, self.dictionary_size)
+        flow.load_state_dict(best_state)
+        return sizes, best_round
 
     def transform(self, X: np.ndarray, lang: str) -> np.ndarray:
-        import torch
-
-        if lang == str(self.pivot_):
-            return X
-        with torch.no_grad():
-            return self._flow(lang)(torch.from_numpy(np.asarray(X, np.float32)))[0].numpy()
+        return flow_transform(self, X, lang, "gan-real-nvp")

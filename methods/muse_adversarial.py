@@ -148,17 +148,15 @@ class MuseAdversarial:
     def _refine(self, W: np.ndarray, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, list[int], int]:
         if self.bootstrap == "none" or self.bootstrap_rounds == 0:
             return W, [], 0
-        state = {"W": W, "best": self._score(W, X, Y), "best_W": W, "round": 0, "best_round": 0}
+        state = {"W": W}
 
         def retrain(Xp: np.ndarray, Yp: np.ndarray) -> None:
             state["W"] = procrustes_map(Xp, Yp) if self.bootstrap == "procrustes" else self._gradient_round(state["W"], Xp, Yp)
-            state["round"] += 1
-            score = self._score(state["W"], X, Y)
-            if score >= state["best"]:
-                state.update(best=score, best_W=state["W"], best_round=state["round"])
 
-        sizes = bootstrap(lambda A: A @ state["W"], retrain, X, Y, self.bootstrap_rounds, self.csls_k, self.dictionary_size)
-        return state["best_W"], sizes, state["best_round"]
+        sizes, best_round, best_W = bootstrap(lambda A: A @ state["W"], retrain, lambda: self._score(state["W"], X, Y),
+                                              lambda: state["W"], X, Y, self.bootstrap_rounds, self.csls_k,
+                                              self.dictionary_size)
+        return best_W, sizes, best_round
 
     def _gradient_round(self, W: np.ndarray, Xp: np.ndarray, Yp: np.ndarray) -> np.ndarray:
         import torch

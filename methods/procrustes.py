@@ -2,7 +2,7 @@
 
 Aldarmaki & Diab (2019), "Context-Aware Cross-Lingual Mapping", NAACL; Schuster et al. (2019),
 "Cross-Lingual Alignment of Contextual Word Embeddings", NAACL. W = argmin ||X W - Y||_F over
-orthogonal W, solved in closed form by SVD (scipy.linalg.orthogonal_procrustes), fitted per
+orthogonal W, solved in closed form by SVD (`methods._unsupervised.procrustes_map`), fitted per
 language on anchor pairs: parallel sentences (mean-pooled), dictionary words (encoded alone) or
 word-aligned tokens in context (`anchors = "words"`).
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import orthogonal_procrustes
 
 from bench.alignment import AlignmentData, anchor_pairs, anchor_resource
 from bench.registry import method
@@ -49,10 +48,7 @@ class Procrustes:
             if lang == data.pivot:
                 continue
             X, Y = anchor_pairs(data, lang, "procrustes", self.anchors)
-            if X.shape[1] == Y.shape[1]:
-                rotation, _ = orthogonal_procrustes(X, Y)
-            else:  # independent encoders of different widths: the semi-orthogonal solution
-                rotation = procrustes_map(X, Y)
+            rotation = procrustes_map(X, Y)  # orthogonal; semi-orthogonal between spaces of different widths
             self.rotations_[lang] = rotation.astype(np.float32)
         return self
 

@@ -107,6 +107,20 @@ def flow_from_weights(weights: dict, lang: str, n_layers: int, hidden: int, meth
     return flow.eval()
 
 
+def flow_transform(aligner, X: np.ndarray, lang: str, method: str) -> np.ndarray:
+    """`transform` of a fitted per-language flow aligner (`weights_`, `n_layers`, `hidden`, `pivot_`): the
+    pivot passes unchanged; each language's flow is rebuilt from its weights once per aligner object."""
+    import torch
+
+    if lang == str(aligner.pivot_):
+        return X
+    flows = aligner.__dict__.setdefault("_flows", {})
+    if lang not in flows:
+        flows[lang] = flow_from_weights(aligner.weights_, lang, aligner.n_layers, aligner.hidden, method)
+    with torch.no_grad():
+        return flows[lang](torch.from_numpy(np.asarray(X, np.float32)))[0].numpy()
+
+
 def check_same_dimension(method: str, lang: str, X: np.ndarray, Y: np.ndarray) -> None:
     if X.shape[1] != Y.shape[1]:
         raise ValueError(f"{method}: a flow is invertible only between spaces of one dimension; {lang} has "
@@ -167,16 +181,5 @@ class RealNvp:
         return train_epochs(flow, optimizer, loss_of, lambda x: flow(x)[0], X, Y, self.epochs, self.batch_size,
                             self.selection, self.seed)
 
-    def _flow(self, lang: str):
-        cache = self.__dict__.setdefault("_flows", {})
-        if lang not in cache:
-            cache[lang] = flow_from_weights(self.weights_, lang, self.n_layers, self.hidden, "real-nvp")
-        return cache[lang]
-
     def transform(self, X: np.ndarray, lang: str) -> np.ndarray:
-        import torch
-
-        if lang == str(self.pivot_):
-            return X
-        with torch.no_grad():
-            return self._flow(lang)(torch.from_numpy(np.asarray(X, np.float32)))[0].numpy()
+        return flow_transform(self, X, lang, "real-nvp")

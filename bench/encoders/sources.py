@@ -13,8 +13,9 @@ from pathlib import Path
 
 from bench.encoders.transformers_encoder import TransformersEncoder
 
+from bench.encoders.use_m3 import USE_M3, UseM3Encoder
+
 OFFLINE_E5 = "e5-small-offline"
-USE_M3 = "use-m3-offline"
 
 
 class EncoderSourceError(RuntimeError):
@@ -24,8 +25,6 @@ class EncoderSourceError(RuntimeError):
 def resolve_encoder(name: str, cache_root: Path, batch_size: int = 64, threads: int | None = None,
                     device: str | None = None):
     if name == USE_M3:
-        from bench.encoders.use_m3 import UseM3Encoder
-
         return UseM3Encoder(batch_size=batch_size)
     if name == OFFLINE_E5:
         from bench.encoders.offline_e5 import build_e5_model_dir

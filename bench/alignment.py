@@ -11,7 +11,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from bench.encoders.base import Embeddings, Encoder, check_finite
-from bench.specs import EncodeSpec, Resource
+from bench.specs import AnchorRequest, EncodeSpec, Requirement, Resource, Unit
 
 
 class MissingResourceError(RuntimeError):
@@ -46,6 +46,18 @@ def anchor_resource(method: str, anchors: str) -> Resource:
     return ANCHOR_RESOURCES[anchors]
 
 
+def anchor_request(method: str, anchors: str, max_pairs: int) -> AnchorRequest:
+    """The request of a supervised map: `max_pairs` anchor pairs of the kind `anchors` names."""
+    return AnchorRequest(anchor_resource(method, anchors), max_pairs)
+
+
+def unpaired_request(unit: str, max_sentences: int, max_vectors: int) -> AnchorRequest:
+    """The request of an anchor-free map: each language's own text, as sentence vectors or token states."""
+    if unit == Unit.TOKENS.value:
+        return AnchorRequest(Resource.MONOLINGUAL_TEXT, max_sentences, Unit.TOKENS, max_vectors)
+    return AnchorRequest(Resource.MONOLINGUAL_TEXT, max_sentences, Unit(unit))
+
+
 def anchor_pairs(data: "AlignmentData", lang: str, method: str, anchors: str) -> tuple[np.ndarray, np.ndarray]:
     """(X in `lang`, Y in the pivot) as float64, or a clear error when the language has no anchors."""
     if lang not in data.pairs:
@@ -57,7 +69,8 @@ def anchor_pairs(data: "AlignmentData", lang: str, method: str, anchors: str) ->
 class Aligner(Protocol):
     """scikit-learn style: the constructor is the config, learned state ends in `_`."""
 
-    def needs(self) -> frozenset[Resource]: ...
+    def needs(self) -> tuple[AnchorRequest, ...]:
+        """The training data to provide before `fit` (empty: nothing to learn from)."""
 
     def fit(self, data: AlignmentData) -> "Aligner": ...
 
@@ -97,11 +110,14 @@ def restore_state(aligner, state: dict[str, np.ndarray]):
 
 
 class AlignedEncoder:
-    """A base encoder followed by a fitted aligner's per-language transform at one layer."""
+    """A base encoder followed by a fitted aligner's per-language transform at one layer.
 
-    def __init__(self, base: Encoder, aligner, layer: int, method_name: str, artifact_key: str):
+    `identity` (from the method's spec) says the transform leaves vectors as they are, so the base's
+    trainable weights stay reachable for the fine-tune protocol."""
+
+    def __init__(self, base: Encoder, aligner, layer: int, method_name: str, artifact_key: str, identity: bool = False):
         self.base, self.aligner, self.layer = base, aligner, layer
-        self.method_name, self.artifact_key = method_name, artifact_key
+        self.method_name, self.artifact_key, self.identity = method_name, artifact_key, identity
 
     @property
     def name(self) -> str:
@@ -115,9 +131,12 @@ class AlignedEncoder:
     def num_layers(self) -> int:
         return self.base.num_layers
 
-    @property
-    def changes_vectors(self) -> bool:
-        return not getattr(self.aligner, "is_identity", False)
+    def capabilities(self, lang: str) -> frozenset[Requirement]:
+        found = self.base.capabilities(lang)
+        return found if self.identity else found - {Requirement.TRAINABLE_WEIGHTS}
+
+    def weights(self):
+        return self.base.weights() if self.identity else None
 
     def encode(self, texts: Sequence[str], lang: str, spec: EncodeSpec) -> Embeddings:
         if spec.layers != (self.layer,):

@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.languages import PIVOT, normalize_language
+from bench.languages import PIVOT, language_of
+from bench.specs import Resource
 from bench.textio import DataFormatError, read_aligned, read_lines, split_columns
 
 EXCLUDED_PARALLEL = re.compile(r"newstest2017")  # source of the RFEval (WMT17 DA) segments
@@ -40,14 +41,16 @@ def normalize_text(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def _pair_dir(data_dir: Path, lang: str, pivot: str) -> Path | None:
+def _pair_folders(data_dir: Path) -> list[tuple[Path, set[str]]]:
+    """`parallel/<a>-<b>/` folders with their normalised codes; a code that is not a language is an
+    error naming the folder (not a folder silently skipped)."""
     root = Path(data_dir) / "parallel"
-    for candidate in sorted(root.glob("*-*")) if root.is_dir() else []:
-        a, _, b = candidate.name.partition("-")
-        try:
-            codes = {normalize_language(a), normalize_language(b)}
-        except ValueError:
-            continue
+    folders = [p for p in sorted(root.glob("*-*")) if p.is_dir()] if root.is_dir() else []
+    return [(folder, {language_of(code, folder) for code in folder.name.split("-", 1)}) for folder in folders]
+
+
+def _pair_dir(data_dir: Path, lang: str, pivot: str) -> Path | None:
+    for candidate, codes in _pair_folders(data_dir):
         if codes == {lang, pivot}:
             return candidate
     return None
@@ -55,14 +58,9 @@ def _pair_dir(data_dir: Path, lang: str, pivot: str) -> Path | None:
 
 def parallel_languages(data_dir: Path, pivot: str = PIVOT) -> list[str]:
     """Languages with a `parallel/<xx>-<pivot>/` folder (either order of the codes)."""
-    root = Path(data_dir) / "parallel"
     found = set()
-    for candidate in sorted(root.glob("*-*")) if root.is_dir() else []:
-        try:
-            codes = {normalize_language(code) for code in candidate.name.split("-", 1)}
-        except ValueError:
-            continue
-        if pivot in codes and len(codes) == 2 and candidate.is_dir():
+    for _, codes in _pair_folders(data_dir):
+        if pivot in codes and len(codes) == 2:
             found |= codes - {pivot}
     return sorted(found)
 
@@ -108,8 +106,18 @@ def interleave(groups: list[list]) -> list:
     return out
 
 
-def _filter(pairs: list[tuple[str, str]], banned_src: set[str], banned_tgt: set[str]) -> tuple[list, int]:
-    kept = [(a, b) for a, b in pairs if normalize_text(a) not in banned_src and normalize_text(b) not in banned_tgt]
+ANY_LANGUAGE = "*"  # guard key of texts banned whatever their language (fields of a file that failed to parse)
+
+
+def _filter(pairs: list[tuple[str, str]], banned: dict[str, frozenset[str]], src: str, tgt: str | None) -> tuple[list, int]:
+    anywhere = banned.get(ANY_LANGUAGE, frozenset())
+    banned_src, banned_tgt = banned.get(src, frozenset()), banned.get(tgt, frozenset()) if tgt else frozenset()
+
+    def clean(text: str, own: frozenset[str]) -> bool:
+        normal = normalize_text(text)
+        return normal not in own and normal not in anywhere
+
+    kept = [(a, b) for a, b in pairs if clean(a, banned_src) and (tgt is None or clean(b, banned_tgt))]
     return kept, len(pairs) - len(kept)
 
 
@@ -119,7 +127,7 @@ def parallel_sentences(data_dir: Path, lang: str, max_pairs: int, banned: dict[s
         raise FileNotFoundError(f"no parallel data for {lang}-{pivot} under {Path(data_dir) / 'parallel'}")
     found = _read_parallel_dir(folder, lang, pivot)
     pairs, sources = interleave([p for p, _ in found]), [s for _, s in found]
-    kept, dropped = _filter(pairs, banned.get(lang, set()), banned.get(pivot, set()))
+    kept, dropped = _filter(pairs, banned, lang, pivot)
     kept = list(dict.fromkeys(kept))[:max_pairs]
     if not kept:
         raise DataFormatError(folder, None, f"no usable {lang}-{pivot} sentence pairs")
@@ -137,11 +145,11 @@ def dictionary_pairs(data_dir: Path, lang: str, max_pairs: int, banned: dict[str
     pairs = []
     for number, line in enumerate(read_lines(path, "MUSE dictionary"), 1):
         fields = line.split("\t") if "\t" in line else line.split()
-        if len(fields) != 2:
+        if len(fields) != 2 or not all(f.strip() for f in fields):
             raise DataFormatError(path, number, f"expected 'word<TAB>translation', got {line!r}")
         if fields[0] not in test_words:
             pairs.append((fields[0], fields[1]))
-    kept, dropped = _filter(pairs, banned.get(lang, set()), banned.get(pivot, set()))
+    kept, dropped = _filter(pairs, banned, lang, pivot)
     kept = list(dict.fromkeys(kept))[:max_pairs]
     return TextPairs(tuple(kept), (path.name,), dropped, {"excluded_test_words": len(test_words)})
 
@@ -150,10 +158,9 @@ def monolingual_sentences(data_dir: Path, lang: str, max_sentences: int, banned:
     """Unpaired sentences in `lang`, returned as (sentence, sentence) pairs for a uniform type."""
     groups, sources = [], []
     if lang == PIVOT:
-        root = Path(data_dir) / "parallel"
-        for folder in sorted(root.glob("*-*")) if root.is_dir() else []:
-            others = [c for c in folder.name.split("-") if normalize_language(c) != PIVOT]
-            for file_pairs, source in _read_parallel_dir(folder, normalize_language(others[0]), PIVOT) if others else []:
+        for folder, codes in _pair_folders(data_dir):
+            others = sorted(codes - {PIVOT})
+            for file_pairs, source in _read_parallel_dir(folder, others[0], PIVOT) if others else []:
                 groups.append([p[1] for p in file_pairs])
                 sources.append(f"{folder.name}/{source}")
     elif (folder := _pair_dir(data_dir, lang, PIVOT)) is not None:
@@ -164,7 +171,7 @@ def monolingual_sentences(data_dir: Path, lang: str, max_sentences: int, banned:
         groups.append(_panx_sentences(Path(data_dir) / "ner" / "panx" / lang / "train.tsv", lang))
         sources.append(f"ner/panx/{lang}/train.tsv (tokens joined by spaces)")
     unique = list(dict.fromkeys(interleave(groups)))
-    kept, dropped = _filter([(t, t) for t in unique], banned.get(lang, set()), set())
+    kept, dropped = _filter([(t, t) for t in unique], banned, lang, None)
     if not kept:
         raise FileNotFoundError(f"no monolingual text for {lang}")
     return TextPairs(tuple(kept[:max_sentences]), tuple(sources), dropped)
@@ -187,16 +194,71 @@ def _panx_sentences(path: Path, lang: str) -> list[str]:
 
 
 @functools.cache
-def evaluation_texts(data_dir: Path, task_names: tuple[str, ...]) -> dict[str, frozenset[str]]:
-    """Normalised evaluation texts of the given tasks, by language (the leakage guard)."""
-    from bench.registry import get_task
+def evaluation_texts(data_dir: Path, registry) -> dict[str, frozenset[str]]:
+    """Normalised evaluation texts of every registered task, by language: the leakage guard.
 
+    Every task of the registry counts, not only a grid's, so a fitted map never depends on which tasks
+    a grid lists. A task whose files fail to parse is guarded by every tab-separated field of every
+    line of its files, in any language: a malformed test file must not let its items into training.
+    """
     merged: dict[str, set[str]] = {}
-    for name in task_names:
+    for name, entry in sorted(registry.tasks.items()):
+        task = entry.cls()
         try:
-            found = get_task(name).cls().evaluation_texts(Path(data_dir))
+            found = task.evaluation_texts(Path(data_dir))
         except FileNotFoundError:
             continue  # the data root lacks this task's folder: it has no evaluation items to guard
+        except DataFormatError:
+            found = {ANY_LANGUAGE: _raw_fields(task_files(task, Path(data_dir)))}
         for lang, texts in found.items():
             merged.setdefault(lang, set()).update(normalize_text(t) for t in texts)
     return {lang: frozenset(texts) for lang, texts in merged.items()}
+
+
+def _raw_fields(files: list[Path]) -> set[str]:
+    fields: set[str] = set()
+    for path in files:
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            fields.update(field for field in line.split("\t") if field.strip())
+    return fields
+
+
+def task_files(task, data_dir: Path) -> list[Path]:
+    """Every data file of a task, over all the languages it finds."""
+    try:
+        languages = task.languages(data_dir)
+    except FileNotFoundError:
+        return []
+    return sorted({path for lang in languages for path in task.data_files(data_dir, lang)})
+
+
+@functools.cache
+def guard_files(data_dir: Path, registry) -> tuple[Path, ...]:
+    """The files the leakage guard reads: a change to any of them may change every anchor set."""
+    return tuple(sorted({path for entry in registry.tasks.values() for path in task_files(entry.cls(), Path(data_dir))}))
+
+
+def _parallel_files(folder: Path) -> list[Path]:
+    return [p for p in sorted(folder.iterdir()) if p.is_file() and not EXCLUDED_PARALLEL.search(p.name)]
+
+
+def resource_files(resource: Resource, data_dir: Path, lang: str) -> list[Path]:
+    """Every file the runner may read to provide `resource` for `lang` (by name; nothing is parsed).
+    Empty when the data has none: the cell is then not applicable."""
+    data_dir = Path(data_dir)
+    if resource in (Resource.PARALLEL_SENTENCES, Resource.WORD_ALIGNMENTS):
+        folder = _pair_dir(data_dir, lang, PIVOT)
+        return _parallel_files(folder) if folder is not None else []
+    if resource is Resource.BILINGUAL_LEXICON:
+        path = data_dir / "dictionaries" / "muse" / f"{lang}-{PIVOT}.txt"
+        tests = sorted((data_dir / "dictionaries" / "muse_test_annotated").glob(f"{lang}-{PIVOT}.*.txt"))
+        return [path, *tests] if path.is_file() else []
+    if resource is Resource.MONOLINGUAL_TEXT:
+        if lang == PIVOT:
+            return [f for folder, codes in _pair_folders(data_dir) if PIVOT in codes for f in _parallel_files(folder)]
+        folder = _pair_dir(data_dir, lang, PIVOT)
+        if folder is not None:
+            return _parallel_files(folder)
+        panx = data_dir / "ner" / "panx" / lang / "train.tsv"
+        return [panx] if panx.is_file() else []
+    return []

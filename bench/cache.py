@@ -122,6 +122,12 @@ class CachedEncoder:
     def num_layers(self) -> int:
         return self.base.num_layers
 
+    def capabilities(self, lang: str):
+        return self.base.capabilities(lang)
+
+    def weights(self):
+        return self.base.weights()
+
     def _bucket(self, spec: EncodeSpec, layer: int, lang: str) -> _Bucket:
         return self.cache.bucket(bucket_key(self.fingerprint, spec, layer, lang))
 

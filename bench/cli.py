@@ -1,4 +1,9 @@
-"""Command line: `alignbench run | prune | leaderboard | compare | check-method | methods | tasks`."""
+"""Command line: `alignbench run | prune | leaderboard | compare | mlflow-sync | check-method | methods | tasks`.
+
+Exit status: 0 when everything planned ran or was already done (cells that are not applicable are not
+failures); 1 when a cell (or a task's language discovery) failed, after the whole grid has run; 2 for a
+usage or input error that stops the command before it starts (its message names the file); 130 on Ctrl-C.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     prune.add_argument("--cache", help="cache root (default $ALIGNBENCH_CACHE or ~/.cache/alignbench)")
     prune.add_argument("--method-file", action="append", default=[], help="extra method/task file to register")
 
+    sync = sub.add_parser("mlflow-sync", help="log to MLflow every cell of results.jsonl that the mirror lacks")
+    sync.add_argument("--results", default="results/results.jsonl", help="results file (default results/results.jsonl)")
+    sync.add_argument("--tracking-uri", help="MLflow tracking URI (default $MLFLOW_TRACKING_URI or sqlite beside the results)")
+    sync.add_argument("--experiment", default="alignbench/default", help="experiment (default alignbench/default: "
+                                                                         "the default grid's)")
+
     board = sub.add_parser("leaderboard", help="render leaderboard/ from results.jsonl")
     board.add_argument("--results", default="results/results.jsonl", help="results file (default results/results.jsonl)")
     board.add_argument("--out", default="leaderboard", help="output folder (default leaderboard)")
@@ -53,32 +64,43 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _store(results: Path):
+def _store(results: Path, must_exist: bool = False):
     """The store around a results file given by path (its errors.jsonl sits beside it)."""
     from bench.results import ResultStore
 
-    store = ResultStore(results.parent)
-    store.path = results
-    return store
+    if must_exist and not results.is_file():
+        raise FileNotFoundError(f"no results file {results} (run a grid first, or pass --results)")
+    return ResultStore(results.parent, results)
 
 
-def _leaderboard(results: Path, out: Path) -> list[Path]:
+def _leaderboard(results: Path, out: Path, must_exist: bool = False) -> list[Path]:
     from bench.leaderboard import render
-    from bench.results import read_jsonl
 
-    store = _store(results)
-    return render(store.rows(), read_jsonl(store.errors_path), out)
+    store = _store(results, must_exist)
+    return render(store.current_rows(), store.errors(), out, store.not_applicable())
+
+
+def _silence_progress() -> None:
+    """--no-progress: no bar anywhere (ours, transformers' weight loading, the hub's)."""
+    os.environ["TQDM_DISABLE"] = "1"
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
 
 
 def _runner(args, tracking: bool):
     from bench.encoders.sources import resolve_encoder
     from bench.grid import load_grid
     from bench.paths import cache_dir, data_dir
+    from bench.registry import load_registry
     from bench.runner import Runner, RunOptions
     from bench.tracking import default_tracking_uri
 
     extra = tuple(args.method_file)
-    spec = load_grid(Path(args.grid), extra)
+    registry = load_registry(extra)
+    spec = load_grid(Path(args.grid), registry)
     results_dir = Path(args.out) / "results"
     cache = cache_dir(args.cache)
     options = RunOptions(
@@ -90,18 +112,25 @@ def _runner(args, tracking: bool):
     def factory(name: str, batch_size: int):
         return resolve_encoder(name, cache, batch_size=batch_size, threads=options.threads)
 
-    return Runner(spec, options, factory)
+    return Runner(spec, options, factory, registry)
 
 
 def _run(args) -> int:
+    if args.no_progress:
+        _silence_progress()
     runner = _runner(args, tracking=not args.no_mlflow)
     spec, options, out = runner.spec, runner.options, Path(args.out)
     results_dir = options.out_dir
     results_dir.mkdir(parents=True, exist_ok=True)
     summary = runner.run()
-    print(f"grid {spec.name!r}: {summary.planned} cells planned, {summary.skipped} already done, "
-          f"{summary.done} run, {summary.failed} failed; encoder ran {summary.encoder_calls} times "
-          f"({summary.encode_seconds:.1f} s encoding); {summary.seconds:.1f} s")
+    stale = "".join(f", {n} stale ({why})" for why, n in sorted(summary.stale.items()))
+    print(f"grid {spec.name!r}: {summary.planned} cells planned, {summary.skipped} already done{stale}, "
+          f"{summary.not_applicable} not applicable, {summary.done} run, {summary.failed} failed; "
+          f"encoder ran {summary.encoder_calls} times ({summary.encode_seconds:.1f} s encoding); {summary.seconds:.1f} s")
+    for reason, count in sorted(summary.not_applicable_reasons.items()):
+        print(f"  not applicable: {count} cells: {reason}")
+    for line in summary.warnings:
+        print(f"warning: {line}", file=sys.stderr)
     for line in summary.errors:
         print(f"  failed: {line}", file=sys.stderr)
     if summary.superseded:
@@ -111,6 +140,20 @@ def _run(args) -> int:
     print(f"results: {results_dir / 'results.jsonl'}\nleaderboard: {written[0].parent}")
     if options.tracking_uri:
         print(f"MLflow: mlflow ui --backend-store-uri {options.tracking_uri}")
+    if summary.failed:
+        print(f"alignbench: {summary.failed} cells failed (see {results_dir / 'errors.jsonl'}); exit status 1",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _mlflow_sync(results: Path, tracking_uri: str | None, experiment: str) -> int:
+    from bench.tracking import default_tracking_uri, sync_from_results
+
+    store = _store(results, must_exist=True)
+    uri = tracking_uri or default_tracking_uri(results.parent)
+    logged, present = sync_from_results(store.rows(), uri, results.parent / "mlartifacts", experiment)
+    print(f"MLflow {uri}: {logged} cells logged, {present} already there")
     return 0
 
 
@@ -131,9 +174,10 @@ def _compare(results: Path, min_points: int) -> int:
 
 
 def _listing(kind: str, extra: tuple[str, ...], data: str | None = None) -> int:
-    from bench import registry
+    from bench.registry import load_registry
 
-    entries = registry.methods(extra) if kind == "methods" else registry.tasks(extra)
+    registry = load_registry(extra)
+    entries = registry.methods if kind == "methods" else registry.tasks
     root = None
     if kind == "tasks" and (data or os.environ.get("ALIGNBENCH_DATA")):
         from bench.paths import data_dir
@@ -162,20 +206,24 @@ def main(argv: list[str] | None = None) -> int:
             cells = runner.superseded()
             dropped = runner.store.drop_cells(cells | runner.stale_failures())
             print(f"dropped {dropped} rows of {len(cells)} superseded cells from {runner.store.path}")
+            earlier = runner.store.drop_older_groups()
+            print(f"dropped {earlier} rows of earlier runs of cells that ran again (code or data changed)")
             written = _leaderboard(runner.store.path, Path(args.out) / "leaderboard")
             print(f"leaderboard: {written[0].parent}")
             return 0
         if args.command == "leaderboard":
-            written = _leaderboard(Path(args.results), Path(args.out))
+            written = _leaderboard(Path(args.results), Path(args.out), must_exist=True)
             print("\n".join(str(p) for p in written))
             return 0
+        if args.command == "mlflow-sync":
+            return _mlflow_sync(Path(args.results), args.tracking_uri, args.experiment)
         if args.command == "compare":
             return _compare(Path(args.results), args.min_points)
         if args.command == "check-method":
             from bench.contract import check_method
-            from bench.registry import get_method
+            from bench.registry import load_registry
 
-            for passed in check_method(get_method(args.name, tuple(args.method_file))):
+            for passed in check_method(load_registry(tuple(args.method_file)).method(args.name)):
                 print(f"ok  {passed}")
             print(f"{args.name}: all contract checks passed")
             return 0
@@ -183,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: finished cells are saved; run the same command again to resume", file=sys.stderr)
         return 130
-    except (FileNotFoundError, ValueError, LookupError, RuntimeError, AssertionError) as error:
+    except (OSError, ValueError, LookupError, RuntimeError, AssertionError) as error:
         if os.environ.get("ALIGNBENCH_DEBUG"):
             raise
         print(f"alignbench: error: {error}", file=sys.stderr)

@@ -11,7 +11,7 @@ from bench.alignment import AlignmentData, MissingResourceError, fitted_state, r
 from bench.artifacts import ArtifactStore
 from bench.grid import instantiate
 from bench.registry import Entry
-from bench.specs import Category, MethodSpec
+from bench.specs import AnchorRequest, Category, MethodSpec
 
 
 def synthetic_data(n: int = 200, dim: int = 16, seed: int = 0) -> tuple[AlignmentData, np.ndarray]:
@@ -45,7 +45,11 @@ def check_method(entry: Entry) -> list[str]:
 
     def needs_declared():
         needs = instantiate(entry, ()).needs()
-        assert needs <= spec.supervision, f"needs() {set(needs)} is not within the spec's supervision {set(spec.supervision)}"
+        assert isinstance(needs, tuple) and all(isinstance(r, AnchorRequest) for r in needs), \
+            f"needs() must return a tuple of bench.specs.AnchorRequest, got {needs!r}"
+        resources = {request.resource for request in needs}
+        assert resources <= spec.supervision, f"needs() asks for {sorted(r.value for r in resources)}, not all within " \
+                                              f"the spec's supervision {sorted(r.value for r in spec.supervision)}"
 
     def fit_returns_self():
         method = instantiate(entry, ())

@@ -19,3 +19,13 @@ def normalize_language(code: str) -> str:
     if not langcodes.Language.get(tag).is_valid():
         raise ValueError(f"not a language code: {code!r}")
     return tag
+
+
+def language_of(code: str, where) -> str:
+    """`normalize_language` for a code read from a file or folder name: an error names that path."""
+    from bench.textio import DataFormatError
+
+    try:
+        return normalize_language(code)
+    except ValueError:
+        raise DataFormatError(where, None, f"{code!r} in the name is not a language code") from None

@@ -220,7 +220,21 @@ _TRANSFER_NOTE = ("Main metric; macro average over test sets, mean ± sd over se
                   "(most frequent tag per word form, adjacent attachment, majority class), computed on the same test items.")
 
 
-def render(rows: list[dict], errors: list[dict], out_dir: Path) -> list[Path]:
+_NOT_APPLICABLE_NOTE = ("Cells the grid lists that cannot run with this encoder, method and data (decided from what "
+                        "they declare they need and the files found); they are not failures and never run.")
+
+
+def not_applicable_table(entries: list[dict]) -> pd.DataFrame:
+    """Planned cells that cannot run (counted by method, task and reason); they are never executed."""
+    if not entries:
+        return pd.DataFrame()
+    frame = pd.DataFrame(entries)
+    table = frame.groupby(["method_label", "task", "reason"]).agg(
+        cells=("cell_id", "count"), languages=("language", lambda s: " ".join(sorted(set(s))))).reset_index()
+    return table.rename(columns={"method_label": "method"}).sort_values(["method", "task", "reason"])
+
+
+def render(rows: list[dict], errors: list[dict], out_dir: Path, not_applicable: list[dict] = ()) -> list[Path]:
     """Write README.md (overview + categories), one Markdown file per task, and index.html."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -256,6 +270,10 @@ def render(rows: list[dict], errors: list[dict], out_dir: Path) -> list[Path]:
     md += ["## Per task and diagnostic", ""] + [f"- [{key}]({_slug(key)}.md)" for key in tasks]
     if not failed.empty:
         md += ["", "## Failed cells (no result)", "", failed.to_markdown(index=False)]
+    inapplicable = not_applicable_table(list(not_applicable))
+    if not inapplicable.empty:
+        md += ["", "## Not applicable (planned, never run)", "", _NOT_APPLICABLE_NOTE, "",
+               inapplicable.to_markdown(index=False)]
     (out_dir / "README.md").write_text("\n".join(md) + "\n", encoding="utf-8")
     written.append(out_dir / "README.md")
     for key, table in tasks.items():
@@ -278,6 +296,9 @@ def render(rows: list[dict], errors: list[dict], out_dir: Path) -> list[Path]:
         body += [f"<h2>{html.escape(key)}</h2>", note, _html_table(table)]
     if not failed.empty:
         body += ["<h2>Failed cells</h2>", _html_table(failed.set_index("method"))]
+    if not inapplicable.empty:
+        body += ["<h2>Not applicable</h2>", f"<p>{html.escape(_NOT_APPLICABLE_NOTE)}</p>",
+                 _html_table(inapplicable.set_index("method"))]
     page = f"<!doctype html><html><head><meta charset='utf-8'><title>alignbench leaderboard</title><style>{_CSS}</style></head><body>{''.join(body)}</body></html>\n"
     (out_dir / "index.html").write_text(page, encoding="utf-8")
     written.append(out_dir / "index.html")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -69,12 +70,40 @@ def _import_file(path: Path):
     path = Path(path).resolve()
     if not path.is_file():
         raise RegistryError(f"method/task file {path} does not exist")
-    name = f"alignbench_user_{path.stem}_{abs(hash(str(path)))}"
+    name = f"alignbench_user_{path.stem}_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as error:
+        del sys.modules[name]
+        raise RegistryError(f"{path}:{error.lineno}: syntax error in method/task file: {error.msg}") from None
+    except Exception as error:
+        del sys.modules[name]
+        raise RegistryError(f"{path}: importing the method/task file raised {type(error).__name__}: {error}") from error
     return module
+
+
+# What the runner calls on a plug-in; a class missing one of these is refused when it is registered
+# (with the names it lacks), instead of failing inside some cell later.
+METHOD_CONTRACT = ("needs", "fit", "transform")
+TASK_CONTRACT = ("languages", "cell_languages", "encode_spec", "protocol", "requirements", "data_files",
+                 "evaluation_texts", "evaluate")
+SYNTHETIC_TASK_CONTRACT = ("evaluate_method",)
+
+
+def _check_contract(cls: type, spec, origin: str) -> None:
+    if isinstance(spec, MethodSpec):
+        required = METHOD_CONTRACT
+    else:
+        required = TASK_CONTRACT + (SYNTHETIC_TASK_CONTRACT if spec.kind == "synthetic" else ())
+    missing = [name for name in required if not callable(inspect.getattr_static(cls, name, None))]
+    if missing:
+        kind = "method" if isinstance(spec, MethodSpec) else "task"
+        raise RegistryError(f"{kind} {spec.name!r} ({origin}) lacks {', '.join(missing)}: see the "
+                            f"{'Aligner' if kind == 'method' else 'Task'} protocol in bench/"
+                            f"{'alignment' if kind == 'method' else 'taskapi'}.py")
 
 
 def _collect(package: str, group: str, attr: str, extra_files: tuple[str, ...]) -> dict[str, Entry]:
@@ -82,6 +111,7 @@ def _collect(package: str, group: str, attr: str, extra_files: tuple[str, ...]) 
 
     def add(cls: type, origin: str):
         spec = vars(cls)[attr]
+        _check_contract(cls, spec, origin)
         if spec.name in found:
             raise RegistryError(f"duplicate name {spec.name!r}: defined in {found[spec.name].origin} and in {origin}")
         found[spec.name] = Entry(spec, cls, origin)
@@ -112,6 +142,28 @@ def methods(extra_files: tuple[str, ...] = ()) -> dict[str, Entry]:
 @functools.cache
 def tasks(extra_files: tuple[str, ...] = ()) -> dict[str, Entry]:
     return _collect("tasks", "alignbench.tasks", _TASK_ATTR, extra_files)
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: one per invocation, a cache key
+class Registry:
+    """Every method and task of one invocation (built-ins, entry points and `--method-file` files),
+    built once and passed down, so that nothing looks a name up without the extra files."""
+
+    methods: dict[str, Entry]
+    tasks: dict[str, Entry]
+    extra_files: tuple[str, ...] = ()
+
+    def method(self, name: str) -> Entry:
+        return _lookup("method", name, self.methods)
+
+    def task(self, name: str) -> Entry:
+        return _lookup("task", name, self.tasks)
+
+
+@functools.cache
+def load_registry(extra_files: tuple[str, ...] = ()) -> Registry:
+    extra = tuple(str(f) for f in extra_files)
+    return Registry(methods(extra), tasks(extra), extra)
 
 
 def _lookup(kind: str, name: str, registry: dict[str, Entry]) -> Entry:

@@ -1,12 +1,17 @@
 """Result rows (the public results.jsonl contract) and the append-only store.
 
-Each cell's rows are appended in one step: the file is rewritten to a temporary file and renamed
-over the old one, so a kill at any moment leaves either the old or the new file, never half a row.
+Each cell's rows are appended with one `write` to the end of the file (O_APPEND) under an exclusive
+`flock`, then fsynced: the cost of an append does not grow with the file, concurrent appenders never
+interleave, and a kill mid-write leaves at most a torn last line, which readers ignore and the next
+run cuts off (`repair`). A cell run again (its code or data changed) appends a new group of rows; the
+latest group of a cell is the one that counts (`rows`), and `alignbench prune` drops the older ones.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import os
 import tempfile
@@ -56,6 +61,7 @@ class ResultRow:
     fit_seconds: float
     eval_seconds: float
     extra: dict = field(default_factory=dict)
+    inputs: dict = field(default_factory=dict)  # code and data digests the values depend on (bench.provenance)
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
@@ -81,8 +87,15 @@ class ErrorRow:
         return json.dumps(dataclasses.asdict(self), sort_keys=True, ensure_ascii=False)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, content: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, rename over `path`: old or new, never half."""
+    """Write to a temporary file in the same folder, fsync, rename over `path`: old or new, never half.
+    The new file gets the mode a plain `open` would give it (mkstemp's is 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -90,17 +103,64 @@ def _atomic_write(path: Path, content: bytes) -> None:
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
-def _atomic_append(path: Path, lines: list[str]) -> None:
-    old = path.read_bytes() if path.exists() else b""
-    if old and not old.endswith(b"\n"):
-        old = old[: old.rfind(b"\n") + 1]  # drop a torn last line (written by something else)
-    _atomic_write(path, old + "".join(line + "\n" for line in lines).encode("utf-8"))
+def _cut_torn_tail(handle) -> int:
+    """Truncate an open (binary, read-write) file after its last newline; returns the bytes cut."""
+    size = handle.seek(0, os.SEEK_END)
+    if size == 0:
+        return 0
+    handle.seek(size - 1)
+    if handle.read(1) == b"\n":
+        return 0
+    position, block = size, 1 << 16
+    while position > 0:
+        start = max(0, position - block)
+        handle.seek(start)
+        chunk = handle.read(position - start)
+        newline = chunk.rfind(b"\n")
+        if newline >= 0:
+            keep = start + newline + 1
+            break
+        position = start
+    else:
+        keep = 0
+    handle.truncate(keep)
+    return size - keep
+
+
+def locked_append(path: Path, lines: list[str]) -> None:
+    """Append whole lines in one write under an exclusive flock (safe across processes), then fsync.
+    A torn last line left by a killed writer is cut off first, so it never glues onto a new row."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = "".join(line + "\n" for line in lines).encode("utf-8")
+    with open(path, "ab+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            _cut_torn_tail(handle)
+            handle.seek(0, os.SEEK_END)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def repair(path: Path) -> int:
+    """Cut a torn last line (a crash mid-append) off `path`; returns the bytes removed."""
+    if not Path(path).is_file():
+        return 0
+    with open(path, "rb+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            return _cut_torn_tail(handle)
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def version_free(config: dict) -> dict:
@@ -123,43 +183,150 @@ def superseded_cells(rows: list[dict], planned: dict[str, dict]) -> set[str]:
 
 
 def read_jsonl(path: Path) -> list[dict]:
+    """Rows of a results.jsonl / errors.jsonl file: each non-blank line a JSON object with a `cell_id`.
+
+    A last line without its newline that does not parse is a torn append (a writer killed mid-write):
+    it is ignored here and cut off by the next run (`repair`); anywhere else a bad line is an error."""
+    from bench.textio import DataFormatError
+
     if not Path(path).exists():
         return []
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    lines = text.split("\n")
+    torn_tail = not text.endswith("\n")
     rows = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError as error:
-            raise ValueError(f"{path}:{number}: not a JSON object ({error})") from None
+            if torn_tail and number == len(lines):
+                break
+            raise DataFormatError(path, number, f"not a JSON object ({error})") from None
+        if not isinstance(row, dict):
+            raise DataFormatError(path, number, f"not a JSON object (a {type(row).__name__})")
+        if "cell_id" not in row:
+            raise DataFormatError(path, number, "row without the required field 'cell_id'")
+        rows.append(row)
     return rows
 
 
+def latest_groups(rows: list[dict]) -> dict[str, list[dict]]:
+    """cell id -> the rows of its latest append (one run of the cell: same run id and start time)."""
+    groups: dict[str, tuple[tuple, list[dict]]] = {}
+    for row in rows:
+        key = (row.get("run_id"), row.get("started_at"))
+        current = groups.get(row["cell_id"])
+        if current is None or current[0] != key:
+            groups[row["cell_id"]] = (key, [row])
+        else:
+            current[1].append(row)
+    return {cell: group for cell, (_, group) in groups.items()}
+
+
+class StoreLockedError(RuntimeError):
+    pass
+
+
 class ResultStore:
-    def __init__(self, out_dir: Path):
-        self.path = Path(out_dir) / "results.jsonl"
-        self.errors_path = Path(out_dir) / "errors.jsonl"
+    """results.jsonl and errors.jsonl of one output folder."""
+
+    def __init__(self, out_dir: Path, results_path: Path | None = None):
+        self.path = Path(results_path) if results_path else Path(out_dir) / "results.jsonl"
+        self.errors_path = self.path.with_name("errors.jsonl")
+        self.not_applicable_path = self.path.with_name("not_applicable.jsonl")
+
+    @contextlib.contextmanager
+    def exclusive(self):
+        """Hold the folder's run lock: a second `run` on the same output folder stops with a clear error
+        instead of running every cell twice."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self.path.with_name(".run.lock")
+        with open(lock_path, "a+") as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                raise StoreLockedError(f"{self.path.parent}: another alignbench run is writing here ({holder}); "
+                                       "wait for it to finish or use another --out") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()}")
+            handle.flush()
+            try:
+                yield self
+            finally:
+                handle.truncate(0)
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def repair(self) -> int:
+        """Cut torn last lines (a crash mid-append) off both files; returns the bytes removed."""
+        return repair(self.path) + repair(self.errors_path)
+
+    def finished(self) -> dict[str, dict]:
+        """cell id -> the `inputs` digests recorded with its latest rows ({} for rows that predate them)."""
+        return {cell: group[0].get("inputs", {}) for cell, group in latest_groups(read_jsonl(self.path)).items()}
 
     def finished_cells(self) -> set[str]:
-        return {row["cell_id"] for row in read_jsonl(self.path)}
+        return set(self.finished())
 
     def append(self, rows: list[ResultRow]) -> None:
-        _atomic_append(self.path, [row.to_json() for row in rows])
+        locked_append(self.path, [row.to_json() for row in rows])
 
     def append_error(self, row: ErrorRow) -> None:
         """Record a failed cell, once per distinct failure (a re-run failing the same way adds nothing)."""
         seen = {(e["cell_id"], e["error_type"], e["message"]) for e in read_jsonl(self.errors_path)}
         if (row.cell_id, row.error_type, row.message) not in seen:
-            _atomic_append(self.errors_path, [row.to_json()])
+            locked_append(self.errors_path, [row.to_json()])
+
+    def errors(self) -> list[dict]:
+        """The latest failure of every cell that has no result since: a cell that succeeded afterwards
+        shows its result; one that failed after its last result (its data or code changed and the re-run
+        failed) shows the failure, and `current_rows` leaves its older result out."""
+        finished = {cell: group[0]["finished_at"] for cell, group in latest_groups(read_jsonl(self.path)).items()}
+        latest: dict[str, dict] = {}
+        for error in read_jsonl(self.errors_path):
+            latest[error["cell_id"]] = error
+        return [e for cell, e in latest.items() if cell not in finished or e["at"] >= finished[cell]]
+
+    def current_rows(self) -> list[dict]:
+        """`rows` without the cells whose latest attempt failed: what the leaderboard shows."""
+        failed = {e["cell_id"] for e in self.errors()}
+        return [row for row in self.rows() if row["cell_id"] not in failed]
+
+    def write_not_applicable(self, grid: str, entries: list[dict]) -> None:
+        """Replace this grid's "not applicable" listing (sorted, so an unchanged plan rewrites nothing)."""
+        others = [e for e in read_jsonl(self.not_applicable_path) if e.get("grid") != grid]
+        new = sorted(others + [{"grid": grid, **e} for e in entries], key=lambda e: json.dumps(e, sort_keys=True))
+        content = "".join(json.dumps(e, sort_keys=True, ensure_ascii=False) + "\n" for e in new).encode("utf-8")
+        if (self.not_applicable_path.read_bytes() if self.not_applicable_path.is_file() else b"") != content:
+            if new or self.not_applicable_path.is_file():
+                _atomic_write(self.not_applicable_path, content)
+
+    def not_applicable(self) -> list[dict]:
+        return read_jsonl(self.not_applicable_path)
 
     def drop_cells(self, cell_ids: set[str]) -> int:
         """Remove every result and error row of these cells (each file rewritten atomically); returns how
         many result rows went."""
+        return self._rewrite(lambda rows: [row for row in rows if row["cell_id"] not in cell_ids],
+                             lambda errors: [e for e in errors if e["cell_id"] not in cell_ids])
+
+    def drop_older_groups(self) -> int:
+        """Remove the rows of earlier runs of cells that ran again (their code or data changed)."""
+        def keep_latest(rows):
+            latest = {id(row) for group in latest_groups(rows).values() for row in group}
+            return [row for row in rows if id(row) in latest]
+
+        return self._rewrite(keep_latest, lambda errors: errors)
+
+    def _rewrite(self, keep_rows, keep_errors) -> int:
         dropped = 0
-        for path in (self.path, self.errors_path):
+        for path, keep in ((self.path, keep_rows), (self.errors_path, keep_errors)):
             rows = read_jsonl(path)
-            kept = [row for row in rows if row["cell_id"] not in cell_ids]
+            kept = keep(rows)
             if len(kept) < len(rows):
                 _atomic_write(path, "".join(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n"
                                             for row in kept).encode("utf-8"))
@@ -168,6 +335,9 @@ class ResultStore:
         return dropped
 
     def rows(self) -> list[dict]:
-        """All rows, de-duplicated on (cell, metric, subset): the last one written wins."""
-        latest = {(r["cell_id"], r["metric"], r.get("subset", "")): r for r in read_jsonl(self.path)}
+        """The rows of every cell's latest run (de-duplicated on metric and subset)."""
+        latest = {}
+        for group in latest_groups(read_jsonl(self.path)).values():
+            for row in group:
+                latest[(row["cell_id"], row["metric"], row.get("subset", ""))] = row
         return list(latest.values())

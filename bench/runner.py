@@ -18,23 +18,21 @@ from typing import Callable
 import numpy as np
 
 from bench import __version__
-from bench.alignment import (AlignedEncoder, AlignmentData, MissingResourceError, canonical_json, fitted_state,
-                             restore_state)
+from bench.alignment import AlignedEncoder, AlignmentData, MissingResourceError, canonical_json, fitted_state, restore_state
 from bench.anchors import TextPairs, dictionary_pairs, evaluation_texts, monolingual_sentences, parallel_sentences
 from bench.artifacts import ArtifactStore
 from bench.cache import CachedEncoder, EmbeddingCache
 from bench.encoders.base import Encoder
-from bench.grid import Cell, GridSpec, expand, instantiate, task_layers
+from bench.grid import GridSpec, expand, instantiate, task_layers
 from bench.languages import PIVOT
-from bench.registry import get_method, get_task
-from bench.registry import tasks as get_tasks
+from bench.plan import ResolvedCell, resolve, staleness
+from bench.registry import Registry, load_registry
 from bench.results import ErrorRow, ResultRow, ResultStore, read_jsonl, superseded_cells
-from bench.specs import EncodeSpec, Resource
+from bench.specs import AnchorRequest, EncodeSpec, Resource, Unit
 from bench.taskapi import TaskContext
-from bench.tracking import MlflowTracker, NullTracker
+from bench.tracking import NullTracker, open_tracker
 
 EncoderFactory = Callable[[str, int], Encoder]
-DEFAULT_ANCHOR_BUDGET = 2000
 
 
 @dataclass(frozen=True)
@@ -51,14 +49,18 @@ class RunOptions:
 @dataclass
 class RunSummary:
     planned: int = 0
-    skipped: int = 0
+    skipped: int = 0  # finished and current (same code and data digests)
     done: int = 0
     failed: int = 0
+    not_applicable: int = 0  # cells that cannot run with this encoder, method and data (never executed)
+    stale: dict[str, int] = field(default_factory=dict)  # finished cells run again, by reason (code / data / ...)
     superseded: int = 0  # finished cells of older versions that planned cells replace (see `alignbench prune`)
     encoder_calls: int = 0
     encode_seconds: float = 0.0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    not_applicable_reasons: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _now() -> str:
@@ -86,6 +88,7 @@ def _versions() -> dict:
 
 
 def _anchor_texts(resource: Resource, data_dir: Path, lang: str, budget: int, banned) -> TextPairs:
+    """The texts behind one anchor request for one language, after the leakage filter."""
     try:
         if resource is Resource.PARALLEL_SENTENCES:
             return parallel_sentences(data_dir, lang, budget, banned)
@@ -133,91 +136,116 @@ def token_sample(base: Encoder, sentences: list[str], lang: str, layer: int, max
 class AlignerBuilder:
     """Stage 2: embed an aligner's training data with the base encoder (cached), fit, store the state."""
 
-    def __init__(self, options: RunOptions, artifacts: ArtifactStore, task_names: tuple[str, ...]):
-        self.options, self.artifacts, self.task_names = options, artifacts, task_names
+    def __init__(self, options: RunOptions, artifacts: ArtifactStore, registry: Registry):
+        self.options, self.artifacts, self.registry = options, artifacts, registry
 
-    def build(self, cell: Cell, base: Encoder, spec: EncodeSpec, languages: tuple[str, ...]):
-        entry = get_method(cell.method.name, self.options.extra_files)
+    def build(self, resolved: ResolvedCell, base: Encoder, spec: EncodeSpec):
+        cell, entry = resolved.cell, resolved.method
         aligner = instantiate(entry, cell.method.params)
-        languages = tuple(sorted(set(languages) | {PIVOT}))
-        needs = aligner.needs()
-        banned = evaluation_texts(self.options.data_dir, self.task_names)
-        texts: dict[tuple[Resource, str], TextPairs] = {}
-        budget = getattr(aligner, "max_pairs", None) or getattr(aligner, "max_sentences", DEFAULT_ANCHOR_BUDGET)
-        for resource in sorted(needs, key=lambda r: r.value):
-            targets = languages if resource is Resource.MONOLINGUAL_TEXT else [l for l in languages if l != PIVOT]
+        languages = resolved.languages
+        if not resolved.requests:  # nothing to learn from: no anchors, no guard, no artifact
+            aligner.fit(AlignmentData(pivot=PIVOT, languages=languages))
+            encoder = AlignedEncoder(base, aligner, cell.layer, cell.method.label, "", entry.spec.identity)
+            return encoder, {"artifact": ""}, 0.0
+        # the guard covers every registered task, not only this grid's: anchors (and so every fitted map)
+        # must not depend on which tasks a grid happens to list
+        banned = evaluation_texts(self.options.data_dir, self.registry)
+        texts: dict[tuple[AnchorRequest, str], TextPairs] = {}
+        for request in resolved.requests:
+            targets = languages if request.resource is Resource.MONOLINGUAL_TEXT else [l for l in languages if l != PIVOT]
             for lang in targets:
-                texts[(resource, lang)] = _anchor_texts(resource, self.options.data_dir, lang, budget, banned)
-        provenance = {f"{r.value}:{lang}": t.provenance() for (r, lang), t in texts.items()}
+                texts[(request, lang)] = _anchor_texts(request.resource, self.options.data_dir, lang, request.budget, banned)
+        provenance = {f"{r.resource.value}:{lang}": t.provenance() for (r, lang), t in texts.items()}
         key_payload = {"method": entry.name, "version": entry.spec.version, "params": cell.method.params,
                        "encoder": base.fingerprint, "layer": cell.layer, "spec": spec.key_fields(),
                        "languages": languages,
-                       "texts": {f"{r.value}:{lang}": hashlib.sha256(canonical_json(t.pairs).encode()).hexdigest()
-                                 for (r, lang), t in texts.items()}}
+                       "texts": {f"{r.resource.value}:{lang}": hashlib.sha256(canonical_json(t.pairs).encode()).hexdigest()
+                                 for (r, lang), t in texts.items()},
+                       "code": resolved.inputs["code"]["method"]}
         key = hashlib.sha256(canonical_json(key_payload).encode()).hexdigest()[:24]
         fit_seconds = 0.0
-        state = self.artifacts.load(key) if needs else {}
+        state = self.artifacts.load(key)
         if state is None:
             start = time.perf_counter()
-            data = self._alignment_data(base, spec, cell.layer, languages, texts, provenance, budget, aligner)
+            data = self._alignment_data(base, spec, cell.layer, languages, texts, provenance)
             aligner.fit(data)
             fit_seconds = time.perf_counter() - start
             self.artifacts.save(key, fitted_state(aligner), {"key": key_payload, "provenance": provenance})
-        elif state:
+        else:
             restore_state(aligner, state)
             provenance = self.artifacts.meta(key).get("provenance", provenance)  # with what fitting added
-        else:
-            aligner.fit(AlignmentData(pivot=PIVOT, languages=languages))
-        encoder = AlignedEncoder(base, aligner, cell.layer, cell.method.label, key)
+        encoder = AlignedEncoder(base, aligner, cell.layer, cell.method.label, key, entry.spec.identity)
         return encoder, {"artifact": key, **provenance}, fit_seconds
 
-    def _alignment_data(self, base, spec, layer, languages, texts, provenance, word_budget: int, aligner) -> AlignmentData:
+    def _alignment_data(self, base, spec, layer, languages, texts, provenance) -> AlignmentData:
         def embed(items: list[str], lang: str) -> np.ndarray:
             return np.asarray(base.encode(items, lang, spec).layer(layer), np.float32)
 
         pairs, monolingual = {}, {}
-        for (resource, lang), text_pairs in texts.items():
-            if resource is Resource.MONOLINGUAL_TEXT and getattr(aligner, "unit", "sentences") == "tokens":
-                monolingual[lang] = token_sample(base, [a for a, _ in text_pairs.pairs], lang, layer, aligner.max_vectors)
-                provenance[f"{resource.value}:{lang}"] = {**text_pairs.provenance(), "token_vectors": len(monolingual[lang])}
-            elif resource is Resource.MONOLINGUAL_TEXT:
+        for (request, lang), text_pairs in texts.items():
+            name = f"{request.resource.value}:{lang}"
+            if request.resource is Resource.MONOLINGUAL_TEXT and request.unit is Unit.TOKENS:
+                monolingual[lang] = token_sample(base, [a for a, _ in text_pairs.pairs], lang, layer, request.max_vectors)
+                provenance[name] = {**text_pairs.provenance(), "token_vectors": len(monolingual[lang])}
+            elif request.resource is Resource.MONOLINGUAL_TEXT:
                 monolingual[lang] = embed([a for a, _ in text_pairs.pairs], lang)
-            elif resource is Resource.WORD_ALIGNMENTS:
-                pairs[lang], provenance[f"{resource.value}:{lang}"] = word_anchor_vectors(
-                    base, text_pairs, lang, layer, word_budget, self.options.cache_dir)
+            elif request.resource is Resource.WORD_ALIGNMENTS:
+                pairs[lang], provenance[name] = word_anchor_vectors(base, text_pairs, lang, layer, request.budget,
+                                                                    self.options.cache_dir)
             else:
                 pairs[lang] = (embed([a for a, _ in text_pairs.pairs], lang), embed([b for _, b in text_pairs.pairs], PIVOT))
         return AlignmentData(PIVOT, languages, pairs, monolingual, provenance)
 
 
+@dataclass
+class Plan:
+    """What `Runner.plan` found: cells to run, cells already current, and cells that cannot run."""
+
+    cells: list[ResolvedCell]
+    todo: list[ResolvedCell]
+    not_applicable: list[ResolvedCell]
+    stale: dict[str, int]
+    discovery_failures: list
+    encoders: dict[str, CachedEncoder]
+
+
 class Runner:
-    def __init__(self, spec: GridSpec, options: RunOptions, encoder_factory: EncoderFactory):
-        self.spec, self.options = spec, options
+    def __init__(self, spec: GridSpec, options: RunOptions, encoder_factory: EncoderFactory,
+                 registry: Registry | None = None):
+        registry = registry or load_registry(options.extra_files)
+        self.spec, self.options, self.registry = spec, options, registry
         self.encoder_factory = encoder_factory
         self.store = ResultStore(options.out_dir)
         self._encoder_choices = {choice.label: choice for choice in spec.encoders}
         self.cache = EmbeddingCache(options.cache_dir)
-        # the guard covers every registered task, not only this grid's: anchors (and so every fitted map)
-        # must not depend on which tasks a grid happens to list
-        task_names = tuple(sorted(get_tasks(options.extra_files)))
-        self.builder = AlignerBuilder(options, ArtifactStore(options.cache_dir), task_names)
+        self.builder = AlignerBuilder(options, ArtifactStore(options.cache_dir), registry)
+        self._plan: Plan | None = None
 
     # Stage 1
-    def plan(self) -> tuple[list[tuple[Cell, str]], dict[str, CachedEncoder], int]:
+    def plan(self) -> Plan:
+        if self._plan is not None:
+            return self._plan
         encoders = {
             choice.label: CachedEncoder(self._build_encoder(choice), self.cache, prefetch_layers=choice.layers,
                                         progress=self.options.progress)
             for choice in self.spec.encoders
         }
-        cells = expand(self.spec, self.options.data_dir, {n: e.fingerprint for n, e in encoders.items()},
-                       self.options.extra_files)
-        finished = self.store.finished_cells()
-        keyed = [(cell, cell.cell_id(self.options.extra_files)) for cell in cells]
-        self.planned_configs = {cid: json.loads(canonical_json(cell.resolved_config(self.options.extra_files)))
-                                for cell, cid in keyed}
-        self.planned_coordinates = {(c.method.label, c.encoder, c.layer, c.task.name, c.language, c.seed) for c in cells}
-        todo = [(cell, cid) for cell, cid in keyed if cid not in finished]
-        return todo, encoders, len(cells)
+        cells, failures = expand(self.spec, self.options.data_dir, encoders, self.registry)
+        resolved = [resolve(cell, self.registry, encoders[cell.encoder], self.options.data_dir) for cell in cells]
+        finished = self.store.finished()
+        todo, not_applicable, stale = [], [], {}
+        for item in resolved:
+            if item.not_applicable:
+                not_applicable.append(item)
+                continue
+            if item.cell_id in finished:
+                why = staleness(finished[item.cell_id], item.inputs)
+                if not why:
+                    continue
+                stale[why] = stale.get(why, 0) + 1
+            todo.append(item)
+        self._plan = Plan(resolved, todo, not_applicable, stale, failures, encoders)
+        return self._plan
 
     def _build_encoder(self, choice) -> Encoder:
         base = self.encoder_factory(choice.name, choice.batch_size)
@@ -230,80 +258,107 @@ class Runner:
         others = {lang: self.encoder_factory(name, choice.batch_size) for lang, name in choice.per_language}
         return PerLanguageEncoder(base, others, choice.label)
 
+    @property
+    def planned_configs(self) -> dict[str, dict]:
+        return {item.cell_id: item.config for item in self.plan().cells}
+
     def superseded(self) -> set[str]:
         """Finished cells that this grid's planned cells replace (older task/method version, other weights)."""
-        if not hasattr(self, "planned_configs"):
-            self.plan()
         return superseded_cells(self.store.rows(), self.planned_configs)
 
     def stale_failures(self) -> set[str]:
         """Cells logged as failed whose coordinates (method, encoder, layer, task, language, seed) a planned
         cell now holds under another id: their failure records describe code that no longer runs."""
-        if not hasattr(self, "planned_configs"):
-            self.plan()
+        planned = self.planned_configs
+        coordinates = {(c.cell.method.label, c.cell.encoder, c.cell.layer, c.cell.task.name, c.cell.language, c.cell.seed)
+                       for c in self.plan().cells}
         return {e["cell_id"] for e in read_jsonl(self.store.errors_path)
-                if e["cell_id"] not in self.planned_configs
-                and (e["method_label"], e["encoder"], e["layer"], e["task"], e["language"], e["seed"]) in self.planned_coordinates}
+                if e["cell_id"] not in planned
+                and (e["method_label"], e["encoder"], e["layer"], e["task"], e["language"], e["seed"]) in coordinates}
 
     def run(self) -> RunSummary:
+        with self.store.exclusive():
+            return self._run()
+
+    def _run(self) -> RunSummary:
         start = time.perf_counter()
-        todo, encoders, planned = self.plan()
-        summary = RunSummary(planned=planned, skipped=planned - len(todo))
-        tracker = self._tracker()
+        self.store.repair()
+        plan = self.plan()
+        summary = RunSummary(planned=len(plan.cells), not_applicable=len(plan.not_applicable), stale=dict(plan.stale))
+        summary.skipped = summary.planned - len(plan.todo) - summary.not_applicable
+        for item in plan.not_applicable:
+            summary.not_applicable_reasons[item.not_applicable] = summary.not_applicable_reasons.get(item.not_applicable, 0) + 1
+        self.store.write_not_applicable(self.spec.name, [
+            {"method_label": c.cell.method.label, "encoder": c.cell.encoder, "layer": c.cell.layer, "task": c.cell.task.name,
+             "language": c.cell.language, "seed": c.cell.seed, "cell_id": c.cell_id, "reason": c.not_applicable}
+            for c in plan.not_applicable])
         run_id = uuid.uuid4().hex[:12]
-        tracker.start_grid(f"{self.spec.name}-{run_id}", {"grid": self.spec.name, "run_id": run_id, "cells_planned": planned,
-                                                          "cells_to_run": len(todo), "data_dir": self.options.data_dir})
         context = {"run_id": run_id, "git_sha": _git_sha(), "versions": _versions()}
-        iterator = todo
+        for failure in plan.discovery_failures:
+            summary.failed += 1
+            message = self._relative(failure.message)
+            summary.errors.append(f"task {failure.task} (discovering languages): {failure.error_type}: {message}")
+            self.store.append_error(ErrorRow(run_id, f"discovery:{failure.task}", "*", "*", -1, failure.task, "*", -1,
+                                             failure.error_type, message, "", _now()))
+        tracker = self._tracker(summary) if plan.todo else NullTracker()
+        tracker.start_grid(f"{self.spec.name}-{run_id}", {"grid": self.spec.name, "run_id": run_id, "cells_planned": summary.planned,
+                                                          "cells_to_run": len(plan.todo)})
+        iterator = plan.todo
         if self.options.progress:
             from tqdm.auto import tqdm
 
-            iterator = tqdm(todo, desc="grid", unit="cell")
+            iterator = tqdm(plan.todo, desc="grid", unit="cell")
         try:
-            for cell, cell_id in iterator:
+            for resolved in iterator:
+                cell = resolved.cell
                 if self.options.progress:
                     iterator.set_postfix_str(f"{cell.method.label} {cell.task.label} {cell.language} L{cell.layer}")
-                base = encoders[cell.encoder]
+                base = plan.encoders[cell.encoder]
                 # one forward pass fills the cache for every layer this task will ask for, and no more
                 base.prefetch_layers = task_layers(cell.task, self._encoder_choices[cell.encoder])
-                self._run_cell(cell, cell_id, base, tracker, context, summary)
+                self._run_cell(resolved, base, tracker, context, summary)
         except BaseException:
             tracker.end_grid(failed=True)
             raise
         tracker.end_grid(failed=summary.failed > 0)
-        summary.encoder_calls = sum(e.encoder_calls for e in encoders.values())
-        summary.encode_seconds = sum(e.encode_seconds for e in encoders.values())
+        summary.warnings += tracker.warnings
+        summary.encoder_calls = sum(e.encoder_calls for e in plan.encoders.values())
+        summary.encode_seconds = sum(e.encode_seconds for e in plan.encoders.values())
         summary.superseded = len(self.superseded())
         summary.seconds = time.perf_counter() - start
         return summary
 
-    def _tracker(self):
+    def _tracker(self, summary: RunSummary):
         if not self.options.tracking_uri:
             return NullTracker()
-        return MlflowTracker(self.options.tracking_uri, f"alignbench/{self.spec.name}", self.options.out_dir / "mlartifacts")
+        return open_tracker(self.options.tracking_uri, f"alignbench/{self.spec.name}", self.options.out_dir / "mlartifacts")
+
+    def _relative(self, text: str) -> str:
+        """Paths under the data root written relative to it, so records do not depend on where it lives."""
+        return text.replace(f"{self.options.data_dir}/", "").replace(str(self.options.data_dir), ".")
 
     # Stages 2-4 for one cell
-    def _run_cell(self, cell: Cell, cell_id: str, base: CachedEncoder, tracker, context: dict, summary: RunSummary):
+    def _run_cell(self, resolved: ResolvedCell, base: CachedEncoder, tracker, context: dict, summary: RunSummary):
+        cell, cell_id = resolved.cell, resolved.cell_id
         started = _now()
-        task_entry = get_task(cell.task.name, self.options.extra_files)
-        method_entry = get_method(cell.method.name, self.options.extra_files)
+        task_entry, method_entry, task = resolved.task, resolved.method, resolved.task_obj
         base_tags = {"category": method_entry.spec.category.value, "task": cell.task.name, "language": cell.language,
                      "method": cell.method.label, "cell_id": cell_id}
         params = {"encoder": cell.encoder, "layer": cell.layer, "seed": cell.seed, "language": cell.language,
                   "method": cell.method.label, "task": cell.task.label, **{f"method.{k}": v for k, v in cell.method.params},
                   **{f"task.{k}": v for k, v in cell.task.params}}
-        run_name = f"{cell.method.label}/{cell.task.label}/{cell.language}/L{cell.layer}/s{cell.seed}"
         try:
-            task = instantiate(task_entry, cell.task.params)
+            if resolved.planning_error:
+                raise RuntimeError(resolved.planning_error)
             spec = task.encode_spec(cell.layer)
             ctx = TaskContext(self.options.data_dir, cell.layer, cell.seed, self.options.cache_dir)
-            if hasattr(task, "evaluate_method"):  # simulated data: the task fits the method itself (no encoder)
+            if resolved.synthetic:  # simulated data: the task fits the method itself (no encoder)
                 anchors, fit_seconds, eval_start = {"synthetic": task_entry.spec.dataset}, 0.0, time.perf_counter()
                 scores = task.evaluate_method(lambda: instantiate(method_entry, cell.method.params), cell.language, ctx)
             else:
                 # anchors are sentence vectors: fit on pooled states even when the task keeps token states
                 anchor_spec = dataclasses.replace(spec, keep_tokens=False)
-                encoder, anchors, fit_seconds = self.builder.build(cell, base, anchor_spec, task.cell_languages(cell.language))
+                encoder, anchors, fit_seconds = self.builder.build(resolved, base, anchor_spec)
                 eval_start = time.perf_counter()
                 scores = task.evaluate(encoder, cell.language, ctx)
             eval_seconds = time.perf_counter() - eval_start
@@ -313,20 +368,21 @@ class Runner:
                 if not np.isfinite(score.value):
                     raise ValueError(f"task {cell.task.name} produced a non-finite {score.metric} for {cell.language}")
         except Exception as error:  # one failing cell never kills the grid
+            message = self._relative(str(error))
             summary.failed += 1
-            summary.errors.append(f"{run_name}: {type(error).__name__}: {error}")
+            summary.errors.append(f"{cell.run_name}: {type(error).__name__}: {message}")
             self.store.append_error(ErrorRow(context["run_id"], cell_id, cell.method.label, cell.encoder, cell.layer,
-                                             cell.task.name, cell.language, cell.seed, type(error).__name__, str(error),
-                                             traceback.format_exc(), _now()))
-            tracker.log_cell(run_name, params, {**base_tags, "error": f"{type(error).__name__}: {error}"[:5000]}, {}, failed=True)
+                                             cell.task.name, cell.language, cell.seed, type(error).__name__, message,
+                                             self._relative(traceback.format_exc()), _now()))
+            tracker.log_cell(cell.run_name, params, {**base_tags, "error": f"{type(error).__name__}: {message}"[:5000]}, {},
+                             failed=True)
             return
-        config = cell.resolved_config(self.options.extra_files)
         protocol_detail = task.protocol(cell.layer)
         protocol = protocol_detail.get("id", task_entry.spec.protocol)  # a task parameter may pick the protocol
         rows = [
             ResultRow(
                 run_id=context["run_id"], cell_id=cell_id, method=cell.method.name, method_label=cell.method.label,
-                method_version=method_entry.spec.version, method_params=dict(config["method"]["params"]),
+                method_version=method_entry.spec.version, method_params=dict(resolved.config["method"]["params"]),
                 method_origin=method_entry.origin, category=method_entry.spec.category.value, encoder=cell.encoder,
                 encoder_fingerprint=cell.encoder_fingerprint, layer=cell.layer, pooling=spec.pooling.value,
                 task=cell.task.name, task_version=task_entry.spec.version, protocol=protocol,
@@ -334,14 +390,14 @@ class Runner:
                 source_language=PIVOT, language=cell.language, subset=score.subset, metric=score.metric,
                 value=float(score.value), higher_is_better=task_entry.spec.higher_is_better_for(score.metric),
                 is_main=score.metric == task_entry.spec.main_metric, n=score.n, seed=cell.seed, config_hash=cell_id,
-                resolved_config=json.loads(canonical_json(config)), anchors=anchors, harness_version=__version__,
+                resolved_config=resolved.config, anchors=anchors, harness_version=__version__,
                 git_sha=context["git_sha"], versions=context["versions"], started_at=started, finished_at=_now(),
                 fit_seconds=round(fit_seconds, 3), eval_seconds=round(eval_seconds, 3),
-                extra=json.loads(canonical_json(score.extra)),
+                extra=json.loads(canonical_json(score.extra)), inputs=resolved.inputs,
             )
             for score in scores
         ]
         self.store.append(rows)
         summary.done += 1
         metrics = {(f"{s.subset}/{s.metric}" if s.subset else s.metric): s.value for s in scores}
-        tracker.log_cell(run_name, params, {**base_tags, "protocol": protocol}, metrics)
+        tracker.log_cell(cell.run_name, params, {**base_tags, "protocol": protocol}, metrics)

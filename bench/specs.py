@@ -45,6 +45,42 @@ class Resource(enum.Enum):
     GPU = "gpu"
 
 
+class Requirement(enum.Enum):
+    """What a cell needs from its encoder or method beyond texts; the plan marks a cell whose needs are
+    not met as "not applicable" instead of running it."""
+
+    TOKEN_STATES = "token states"  # per-token vectors (a sentence-level encoder has none)
+    TRAINABLE_WEIGHTS = "trainable encoder weights"  # the fine-tune protocol trains the encoder itself
+
+
+class Unit(enum.Enum):
+    SENTENCES = "sentences"  # one mean-pooled vector per text
+    TOKENS = "tokens"  # contextual token states of the texts (special tokens dropped)
+
+
+@dataclass(frozen=True)
+class AnchorRequest:
+    """One piece of training data an aligner asks the runner for.
+
+    `budget` caps the pairs or sentences read (for `WORD_ALIGNMENTS`: the one-to-one word links kept;
+    the aligner sees every sentence pair). `unit = TOKENS` (monolingual text only) turns the sentences
+    into at most `max_vectors` contextual token states, which needs an encoder with token states.
+    """
+
+    resource: "Resource"
+    budget: int = 2000
+    unit: Unit = Unit.SENTENCES
+    max_vectors: int = 0
+
+    def __post_init__(self):
+        if not isinstance(self.resource, Resource):
+            raise TypeError(f"AnchorRequest.resource must be a Resource, got {self.resource!r}")
+        if self.budget < 1:
+            raise ValueError(f"AnchorRequest.budget must be >= 1, got {self.budget}")
+        if self.unit is Unit.TOKENS and (self.resource is not Resource.MONOLINGUAL_TEXT or self.max_vectors < 1):
+            raise ValueError("token units are for monolingual text and need max_vectors >= 1")
+
+
 class Mode(enum.Enum):
     OFFLINE = "offline"  # applied to fixed representations after training
     ONLINE = "online"  # changes the encoder's weights
@@ -86,6 +122,13 @@ class MethodSpec:
     level: Level
     supervision: frozenset[Resource] = frozenset()  # every resource some configuration may consume
     summary: str = ""
+    identity: bool = False  # transform is the identity: vectors and the encoder's weights stay reachable
+
+    @property
+    def keeps_weights_trainable(self) -> bool:
+        """Whether a task may fine-tune the encoder behind this method (the control row, or a method that
+        changes the weights itself); a fitted map only transforms frozen vectors."""
+        return self.identity or self.mode is Mode.ONLINE
 
 
 TASK_KINDS = ("task", "diagnostic", "synthetic")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 
@@ -52,3 +53,14 @@ def split_columns(line: str, path: Path, number: int, expected: int | tuple[int,
     if len(fields) not in allowed:
         raise DataFormatError(path, number, f"expected {' or '.join(map(str, allowed))} tab-separated columns, got {len(fields)}")
     return fields
+
+
+def parse_finite(raw: str, path: Path, number: int | None, what: str) -> float:
+    """A float field that must be a finite number (nan, inf and overflowing values like 1e999 are refused)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise DataFormatError(path, number, f"{what} {raw!r} is not a number") from None
+    if not math.isfinite(value):
+        raise DataFormatError(path, number, f"{what} {raw!r} is not a finite number")
+    return value

@@ -97,9 +97,11 @@ def word_features(encoder: Encoder, sentences: Sequence[Sequence[str]], lang: st
     memoised in this process and mapped afterwards: every cell of a grid re-reads the same English
     training data, and only the map differs between cells.
     """
-    base, aligner = getattr(encoder, "base", None), getattr(encoder, "aligner", None)
-    if base is None or aligner is None:
+    from bench.alignment import AlignedEncoder
+
+    if not isinstance(encoder, AlignedEncoder):
         return _word_features(encoder, sentences, lang, layer)
+    base, aligner = encoder.base, encoder.aligner
     digest = hashlib.sha256(json.dumps([base.fingerprint, lang, layer, [list(w) for w in sentences]]).encode()).hexdigest()
     raw = _RAW_MEMO.get(digest)
     if raw is None:

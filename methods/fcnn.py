@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.alignment import AlignmentData, anchor_resource
+from bench.alignment import AlignmentData, anchor_request, anchor_resource
 from bench.registry import method
-from bench.specs import Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
+from bench.specs import AnchorRequest, Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
 from methods._selection import check_selection, fit_each_language, train_epochs
 
 LAYERS = ("0", "2", "4")  # the Linear modules of the torch Sequential below
@@ -47,8 +47,8 @@ class Fcnn:
         anchor_resource("fcnn", self.anchors)
         check_selection("fcnn", self.selection)
 
-    def needs(self) -> frozenset:
-        return frozenset({anchor_resource("fcnn", self.anchors)})
+    def needs(self) -> tuple[AnchorRequest, ...]:
+        return (anchor_request("fcnn", self.anchors, self.max_pairs),)
 
     def fit(self, data: AlignmentData) -> "Fcnn":
         self.pivot_ = data.pivot

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.alignment import AlignmentData
+from bench.alignment import AlignmentData, unpaired_request
 from bench.registry import method
-from bench.specs import Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
+from bench.specs import AnchorRequest, Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
 from methods._selection import check_selection, criterion, criterion_sample
 from methods._unsupervised import CONSTRAINTS, UNITS, bootstrap, check_choice, torch_constraint, unpaired_vectors
 from methods.real_nvp import check_same_dimension, coupling_flow, flow_transform, pushed_forward_log_density
@@ -79,8 +79,8 @@ class GanRealNvp:
         check_choice("gan-real-nvp", "bootstrap", self.bootstrap, CONSTRAINTS)
         check_selection("gan-real-nvp", self.selection)
 
-    def needs(self) -> frozenset:
-        return frozenset({Resource.MONOLINGUAL_TEXT})
+    def needs(self) -> tuple[AnchorRequest, ...]:
+        return (unpaired_request(self.unit, self.max_sentences, self.max_vectors),)
 
     def fit(self, data: AlignmentData) -> "GanRealNvp":
         self.__dict__.pop("_flows", None)

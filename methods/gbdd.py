@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.alignment import AlignmentData, anchor_pairs, anchor_resource
+from bench.alignment import AlignmentData, anchor_pairs, anchor_request, anchor_resource
 from bench.registry import method
-from bench.specs import Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
+from bench.specs import AnchorRequest, Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
 
 
 @method(MethodSpec(
@@ -37,8 +37,8 @@ class Gbdd:
     def __post_init__(self):
         anchor_resource("gbdd", self.anchors)
 
-    def needs(self) -> frozenset:
-        return frozenset({anchor_resource("gbdd", self.anchors)})
+    def needs(self) -> tuple[AnchorRequest, ...]:
+        return (anchor_request("gbdd", self.anchors, self.max_pairs),)
 
     def fit(self, data: AlignmentData) -> "Gbdd":
         self.pivot_, self.bias_ = data.pivot, {}

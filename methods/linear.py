@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.alignment import AlignmentData, anchor_pairs, anchor_resource
+from bench.alignment import AlignmentData, anchor_pairs, anchor_request, anchor_resource
 from bench.registry import method
-from bench.specs import Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
+from bench.specs import AnchorRequest, Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
 
 
 @method(MethodSpec(
@@ -39,8 +39,8 @@ class Linear:
         if self.ridge < 0:
             raise ValueError(f"linear: ridge must be >= 0, got {self.ridge}")
 
-    def needs(self) -> frozenset:
-        return frozenset({anchor_resource("linear", self.anchors)})
+    def needs(self) -> tuple[AnchorRequest, ...]:
+        return (anchor_request("linear", self.anchors, self.max_pairs),)
 
     def fit(self, data: AlignmentData) -> "Linear":
         self.pivot_, self.weights_ = data.pivot, {}

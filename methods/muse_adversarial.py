@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.alignment import AlignmentData
+from bench.alignment import AlignmentData, unpaired_request
 from bench.registry import method
-from bench.specs import Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
+from bench.specs import AnchorRequest, Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
 from methods._selection import check_selection, criterion, criterion_sample
 from methods._unsupervised import (CONSTRAINTS, UNITS, bootstrap, check_choice, procrustes_map, semi_orthogonal,
                                    torch_constraint, unpaired_vectors)
@@ -82,8 +82,8 @@ class MuseAdversarial:
         check_choice("muse-adversarial", "bootstrap", self.bootstrap, CONSTRAINTS)
         check_selection("muse-adversarial", self.selection)
 
-    def needs(self) -> frozenset:
-        return frozenset({Resource.MONOLINGUAL_TEXT})
+    def needs(self) -> tuple[AnchorRequest, ...]:
+        return (unpaired_request(self.unit, self.max_sentences, self.max_vectors),)
 
     def fit(self, data: AlignmentData) -> "MuseAdversarial":
         self.pivot_ = data.pivot

@@ -13,7 +13,7 @@ import numpy as np
 
 from bench.alignment import AlignmentData, MissingResourceError
 from bench.registry import method
-from bench.specs import Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
+from bench.specs import AnchorRequest, Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
 
 
 @method(MethodSpec(
@@ -33,8 +33,8 @@ class Normalization:
     max_sentences: int = 2000
     eps: float = 1e-6
 
-    def needs(self) -> frozenset:
-        return frozenset({Resource.MONOLINGUAL_TEXT})
+    def needs(self) -> tuple[AnchorRequest, ...]:
+        return (AnchorRequest(Resource.MONOLINGUAL_TEXT, self.max_sentences),)
 
     def fit(self, data: AlignmentData) -> "Normalization":
         self.mean_, self.scale_ = {}, {}

@@ -21,13 +21,12 @@ from bench.specs import Category, Level, MethodSpec, Mode, Signal, WordAlignment
     word_alignment=WordAlignmentSource.NOT_APPLICABLE,
     level=Level.SENTENCE,
     summary="no alignment (baseline)",
+    identity=True,  # lets the fine-tune protocol reach the encoder's weights
 ))
 @dataclass
 class Original:
-    is_identity = True  # lets the fine-tune protocol reach the encoder's weights
-
-    def needs(self) -> frozenset:
-        return frozenset()
+    def needs(self) -> tuple:
+        return ()
 
     def fit(self, data: AlignmentData) -> "Original":
         return self

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.alignment import AlignmentData, anchor_pairs, anchor_resource
+from bench.alignment import AlignmentData, anchor_pairs, anchor_request, anchor_resource
 from bench.registry import method
-from bench.specs import Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
+from bench.specs import AnchorRequest, Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
 from methods._unsupervised import procrustes_map
 
 @method(MethodSpec(
@@ -38,8 +38,8 @@ class Procrustes:
     def __post_init__(self):
         anchor_resource("procrustes", self.anchors)
 
-    def needs(self) -> frozenset:
-        return frozenset({anchor_resource("procrustes", self.anchors)})
+    def needs(self) -> tuple[AnchorRequest, ...]:
+        return (anchor_request("procrustes", self.anchors, self.max_pairs),)
 
     def fit(self, data: AlignmentData) -> "Procrustes":
         self.pivot_ = data.pivot

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.alignment import AlignmentData, anchor_resource
+from bench.alignment import AlignmentData, anchor_request, anchor_resource
 from bench.registry import method
-from bench.specs import Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
+from bench.specs import AnchorRequest, Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
 from methods._selection import check_selection, fit_each_language, train_epochs
 
 
@@ -156,8 +156,8 @@ class RealNvp:
         anchor_resource("real-nvp", self.anchors)
         check_selection("real-nvp", self.selection)
 
-    def needs(self) -> frozenset:
-        return frozenset({anchor_resource("real-nvp", self.anchors)})
+    def needs(self) -> tuple[AnchorRequest, ...]:
+        return (anchor_request("real-nvp", self.anchors, self.max_pairs),)
 
     def fit(self, data: AlignmentData) -> "RealNvp":
         self.__dict__.pop("_flows", None)  # modules built from an earlier fit

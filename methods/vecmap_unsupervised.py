@@ -28,10 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.alignment import AlignmentData
+from bench.alignment import AlignmentData, unpaired_request
 from bench.diagnostics import csls_matrix
 from bench.registry import method
-from bench.specs import Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
+from bench.specs import AnchorRequest, Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
 from methods._unsupervised import UNITS, check_choice, semi_orthogonal, unpaired_vectors
 
 
@@ -94,8 +94,8 @@ class VecmapUnsupervised:
     def __post_init__(self):
         check_choice("vecmap-unsupervised", "unit", self.unit, UNITS)
 
-    def needs(self) -> frozenset:
-        return frozenset({Resource.MONOLINGUAL_TEXT})
+    def needs(self) -> tuple[AnchorRequest, ...]:
+        return (unpaired_request(self.unit, self.max_sentences, self.max_vectors),)
 
     def fit(self, data: AlignmentData) -> "VecmapUnsupervised":
         self.pivot_ = data.pivot

@@ -22,6 +22,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from bench.encoders.base import trainable_model
+from bench.specs import Requirement
 from bench.wordvectors import first_subtokens, join_words
 
 FINETUNE_NOTE = ("whole encoder + linear head, AdamW lr {lr}, weight decay 0.01, warm-up 10% then linear decay, "
@@ -60,11 +61,12 @@ class TransferProtocolParams:
         if self.protocol_name not in PROTOCOLS:
             raise ValueError(f"protocol_name must be one of {PROTOCOLS}, got {self.protocol_name!r}")
 
-    def accepts_method(self, spec) -> bool:
-        """Fine-tuning needs weights to train: the control row or a method that changes the encoder."""
-        from bench.specs import Category, Mode
-
-        return self.protocol_name == "frozen" or spec.mode is Mode.ONLINE or spec.category is Category.CONTROL
+    def protocol_requirements(self, features: frozenset[Requirement] = frozenset()) -> frozenset[Requirement]:
+        """What the frozen protocol's `features` need, plus, for fine-tuning, weights to train (the control
+        row, or a method that changes the encoder itself)."""
+        if self.protocol_name == "finetune":
+            return features | {Requirement.TRAINABLE_WEIGHTS}
+        return features
 
     def finetune_config(self) -> FineTuneConfig:
         return FineTuneConfig(epochs=self.finetune_epochs, lr=self.finetune_lr,

@@ -12,7 +12,7 @@ import numpy as np
 
 from bench.encoders.base import Encoder
 from bench.languages import PIVOT
-from bench.specs import EncodeSpec
+from bench.specs import EncodeSpec, Requirement
 from tasks._common import embed, sentence_spec
 from tasks._ud import load_ud, ud_files
 
@@ -22,6 +22,11 @@ PUD_ROLE = "pud-test"
 def pud_languages(data_dir: Path, with_pivot: bool) -> list[str]:
     found = sorted(lang for lang, files in ud_files(data_dir).items() if PUD_ROLE in files)
     return [lang for lang in found if with_pivot or lang != PIVOT]
+
+
+def pud_files(data_dir: Path, languages: tuple[str, ...]) -> list[Path]:
+    files = ud_files(data_dir)
+    return [files[lang][PUD_ROLE] for lang in languages if PUD_ROLE in files.get(lang, {})]
 
 
 def pud_texts(data_dir: Path, lang: str) -> dict[str, str]:
@@ -57,6 +62,12 @@ class PudPairDiagnostic:
 
     def encode_spec(self, layer: int) -> EncodeSpec:
         return sentence_spec(layer)
+
+    def data_files(self, data_dir: Path, language: str) -> list[Path]:
+        return pud_files(data_dir, (language, PIVOT))
+
+    def requirements(self) -> frozenset[Requirement]:
+        return frozenset()
 
     def evaluation_texts(self, data_dir: Path) -> dict[str, set[str]]:
         return {}  # nothing is trained on these items for a task; PUD is guarded by the UD tasks

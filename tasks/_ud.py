@@ -10,7 +10,9 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from bench.languages import PIVOT, normalize_language
+from bench.specs import Requirement
+from bench.languages import PIVOT, language_of
+from bench.textio import DataFormatError
 from tasks._common import subdir
 from bench.wordvectors import word_spec
 from tasks._wordlevel import UdSentence, read_conllu
@@ -23,9 +25,9 @@ def ud_files(data_dir: Path) -> dict[str, dict[str, Path]]:
     for folder in sorted(p for p in subdir(data_dir, "ud").iterdir() if p.is_dir()):
         files = {f.stem: f for f in sorted(folder.glob("*.conllu"))}
         if files:
-            lang = normalize_language(folder.name)
+            lang = language_of(folder.name, folder)
             if lang in found:
-                raise ValueError(f"{folder}: a second UD folder for language {lang!r}")
+                raise DataFormatError(folder, None, f"a second UD folder for language {lang!r}")
             found[lang] = files
     return found
 
@@ -76,6 +78,14 @@ class UdTransferTask:
 
     def encode_spec(self, layer: int):
         return word_spec(layer)
+
+    def data_files(self, data_dir: Path, language: str) -> list[Path]:
+        english = ud_files(data_dir).get(PIVOT, {})
+        source = [english[role] for role in ("train", "dev") if role in english]
+        return source + list(test_subsets(ud_files(data_dir).get(language, {})).values())
+
+    def requirements(self) -> frozenset[Requirement]:
+        return frozenset({Requirement.TOKEN_STATES})
 
     def evaluation_texts(self, data_dir: Path) -> dict[str, set[str]]:
         return ud_evaluation_texts(data_dir)

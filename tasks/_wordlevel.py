@@ -5,6 +5,7 @@ How words become vectors (words joined by spaces, first sub-token) lives in `ben
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,9 @@ import conllu
 from bench.textio import DataFormatError, read_lines
 
 _UD_COLUMNS = 10
+# Columns no UdSentence field reads stay conllu's raw strings: parsing FEATS, DEPS and MISC into
+# dicts was about half the reading time, and conllu accepts any value in them anyway.
+_RAW_COLUMNS = {name: (lambda line, i: line[i]) for name in ("lemma", "xpos", "feats", "deps", "misc")}
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ def read_conllu(path: Path) -> list[UdSentence]:
     for block in blocks:
         _validate_block(path, block)
         try:
-            (parsed,) = conllu.parse("\n".join(line for _, line in block) + "\n\n")
+            (parsed,) = conllu.parse("\n".join(line for _, line in block) + "\n\n", field_parsers=_RAW_COLUMNS)
         except Exception as error:  # conllu's own parse errors, with our line numbers
             raise DataFormatError(path, block[0][0], f"CoNLL-U sentence does not parse: {error}") from error
         words = [token for token in parsed if isinstance(token["id"], int)]
@@ -83,12 +87,14 @@ def read_conllu(path: Path) -> list[UdSentence]:
     return sentences
 
 
-def read_tagged_columns(path: Path, scheme: str = "IOB2", separator: str | None = "\t", tag_column: int = -1) -> list[TaggedSentence]:
+def read_tagged_columns(path: Path, scheme: str = "IOB2", separator: str | None = "\t", tag_column: int = -1,
+                        types: Collection[str] | None = None) -> list[TaggedSentence]:
     """PAN-X (`token<TAB>tag`) or CoNLL-2002 (`token tag`) files; blank lines end sentences.
 
-    Tags must be O, B-X or I-X. A file with I- tags but no B- tag at all is IOB1, not IOB2, and is
-    rejected. A single I- tag that continues no entity (CoNLL-2002 Spanish has one, where an entity
-    crosses a sentence break) is kept as it is: strict IOB2 scoring does not count it as an entity.
+    Tags must be O, B-X or I-X, with X one of `types` when given (the dataset's entity types). A
+    file with I- tags but no B- tag at all is IOB1, not IOB2, and is rejected. A single I- tag that
+    continues no entity (CoNLL-2002 Spanish has one, where an entity crosses a sentence break) is
+    kept as it is: strict IOB2 scoring does not count it as an entity.
     """
     if scheme != "IOB2":
         raise ValueError(f"unsupported tag scheme {scheme!r}: only IOB2 is implemented")
@@ -105,6 +111,8 @@ def read_tagged_columns(path: Path, scheme: str = "IOB2", separator: str | None 
         tag = fields[tag_column]
         if tag != "O" and (tag[:2] not in ("B-", "I-") or len(tag) < 3):
             raise DataFormatError(path, number, f"tag {tag!r} is not in the IOB2 scheme (O, B-X, I-X)")
+        if types is not None and tag != "O" and tag[2:] not in types:
+            raise DataFormatError(path, number, f"tag {tag!r}: entity type {tag[2:]!r} is not one of {sorted(types)}")
         words.append(fields[0])
         tags.append(tag)
     if words:

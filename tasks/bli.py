@@ -22,9 +22,9 @@ import numpy as np
 
 from bench import diagnostics as dg
 from bench.encoders.base import Encoder
-from bench.languages import PIVOT, normalize_language
+from bench.languages import PIVOT, language_of
 from bench.registry import task
-from bench.specs import EncodeSpec, Level, Score, TaskSpec
+from bench.specs import EncodeSpec, Level, Requirement, Score, TaskSpec
 from bench.taskapi import TaskContext
 from bench.textio import DataFormatError, read_lines
 from tasks._common import subdir
@@ -44,6 +44,18 @@ def _read_pairs(path: Path, reverse: bool) -> list[tuple[str, str]]:
 
 
 @functools.cache
+def test_dictionary_files(data_dir: Path) -> dict[str, list[Path]]:
+    """language -> its test dictionary files (MUSE annotated classes n/v/a/o, xling-eval test), by name only."""
+    root = subdir(data_dir, "dictionaries")
+    found: dict[str, list[Path]] = {}
+    for path in sorted((root / "muse_test_annotated").glob(f"*-{PIVOT}.5000-6500.*.txt")):
+        if path.name.split(".")[-2] in MUSE_VALID_CLASSES:
+            found.setdefault(language_of(path.name.split("-")[0], path), []).append(path)
+    for path in sorted((root / "xling-eval").glob(f"{PIVOT}-*/*test*.tsv")):
+        found.setdefault(language_of(path.parent.name.split("-", 1)[1], path.parent), []).append(path)
+    return dict(sorted(found.items()))
+
+
 def test_dictionaries(data_dir: Path) -> dict[str, dict[str, tuple[tuple[str, str], ...]]]:
     """language -> subset -> (source word, English word) pairs."""
     root = subdir(data_dir, "dictionaries")
@@ -51,9 +63,9 @@ def test_dictionaries(data_dir: Path) -> dict[str, dict[str, tuple[tuple[str, st
     for path in sorted((root / "muse_test_annotated").glob(f"*-{PIVOT}.5000-6500.*.txt")):
         lang, category = path.name.split("-")[0], path.name.split(".")[-2]
         if category in MUSE_VALID_CLASSES:
-            found.setdefault(normalize_language(lang), {}).setdefault("muse-test", []).extend(_read_pairs(path, False))
+            found.setdefault(language_of(lang, path), {}).setdefault("muse-test", []).extend(_read_pairs(path, False))
     for path in sorted((root / "xling-eval").glob(f"{PIVOT}-*/*test*.tsv")):
-        lang = normalize_language(path.parent.name.split("-", 1)[1])
+        lang = language_of(path.parent.name.split("-", 1)[1], path.parent)
         found.setdefault(lang, {}).setdefault("xling", []).extend(_read_pairs(path, True))
     return {lang: {subset: tuple(dict.fromkeys(pairs)) for subset, pairs in subsets.items()}
             for lang, subsets in sorted(found.items())}
@@ -77,13 +89,19 @@ class Bli:
     csls_k: int = 10
 
     def languages(self, data_dir: Path) -> list[str]:
-        return list(test_dictionaries(Path(data_dir)))
+        return list(test_dictionary_files(Path(data_dir)))
 
     def cell_languages(self, language: str) -> tuple[str, ...]:
         return (language, PIVOT)
 
     def encode_spec(self, layer: int) -> EncodeSpec:
         return word_spec(layer)
+
+    def data_files(self, data_dir: Path, language: str) -> list[Path]:
+        return test_dictionary_files(Path(data_dir)).get(language, [])
+
+    def requirements(self) -> frozenset[Requirement]:
+        return frozenset({Requirement.TOKEN_STATES})
 
     def protocol(self, layer: int) -> dict:
         return {"dataset": "muse-test: MUSE 5000-6500 annotated, classes n/v/a/o; xling: xling-eval test, reversed",

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.encoders.base import Encoder
-from bench.languages import PIVOT, normalize_language
+from bench.languages import PIVOT, language_of
 from bench.metrics import best_threshold, prf
 from bench.registry import task
 from bench.retrieval import ratio_margin_mine
-from bench.specs import EncodeSpec, Level, Score, TaskSpec
+from bench.specs import EncodeSpec, Level, Requirement, Score, TaskSpec
 from bench.taskapi import TaskContext
 from bench.textio import DataFormatError, read_lines, split_columns
 from tasks._common import embed, sentence_protocol, sentence_spec, subdir
@@ -55,7 +55,7 @@ def find_bucc(root: Path, split: str) -> dict[str, Path]:
     found = {}
     for gold in sorted(root.glob(f"*-{PIVOT}/*-{PIVOT}.{split}.gold")):
         code = gold.name.split("-")[0]
-        found[normalize_language(code)] = gold.parent / f"{code}-{PIVOT}.{split}"
+        found[language_of(code, gold)] = gold.parent / f"{code}-{PIVOT}.{split}"
     return found
 
 
@@ -122,6 +122,14 @@ class Bucc:
 
     def encode_spec(self, layer: int) -> EncodeSpec:
         return sentence_spec(layer)
+
+    def data_files(self, data_dir: Path, language: str) -> list[Path]:
+        stem = find_bucc(subdir(data_dir, "bucc"), self.split)[language]
+        code = stem.name.split("-")[0]
+        return [Path(f"{stem}.{code}"), Path(f"{stem}.{PIVOT}"), Path(f"{stem}.gold")]
+
+    def requirements(self) -> frozenset[Requirement]:
+        return frozenset()
 
     def protocol(self, layer: int) -> dict:
         return {**sentence_protocol(layer), "dataset": f"BUCC 2018 {self.split} split",

@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from bench import diagnostics as dg
-from bench.anchors import parallel_languages, parallel_sentences
+from bench.anchors import parallel_languages, parallel_sentences, resource_files
 from bench.encoders.base import Encoder
 from bench.languages import PIVOT
 from bench.registry import task
-from bench.specs import EncodeSpec, Level, Score, TaskSpec
+from bench.specs import EncodeSpec, Level, Requirement, Resource, Score, TaskSpec
 from bench.taskapi import TaskContext
 from bench.wordalign import WordAlignedCorpus, align, link_vectors
 from bench.wordvectors import WORD_FEATURES_NOTE, word_spec
@@ -77,6 +77,12 @@ class Cbli:
 
     def encode_spec(self, layer: int) -> EncodeSpec:
         return word_spec(layer)
+
+    def data_files(self, data_dir: Path, language: str) -> list[Path]:
+        return resource_files(Resource.PARALLEL_SENTENCES, Path(data_dir), language)
+
+    def requirements(self) -> frozenset[Requirement]:
+        return frozenset({Requirement.TOKEN_STATES})
 
     def protocol(self, layer: int) -> dict:
         return {"dataset": "parallel/<xx>-en, newstest2017 excluded",

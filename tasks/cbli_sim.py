@@ -116,6 +116,12 @@ class CbliSim:
     def encode_spec(self, layer: int) -> EncodeSpec:
         return EncodeSpec(layers=(layer,))  # unused: the vectors are simulated
 
+    def data_files(self, data_dir: Path, language: str) -> list[Path]:
+        return []  # simulated from the seed
+
+    def requirements(self) -> frozenset:
+        return frozenset()
+
     def protocol(self, layer: int) -> dict:
         return {"dataset": "SYNTHETIC (generated from the seed; not real-language data)",
                 "split": f"train: {self.occurrences} occurrences of each of {self.words} words; test: as many fresh "

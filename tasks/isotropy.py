@@ -16,9 +16,9 @@ import numpy as np
 from bench import diagnostics as dg
 from bench.encoders.base import Encoder
 from bench.registry import task
-from bench.specs import EncodeSpec, Level, Score, TaskSpec
+from bench.specs import EncodeSpec, Level, Requirement, Score, TaskSpec
 from bench.taskapi import TaskContext
-from tasks._pud import pud_languages, pud_protocol, pud_texts
+from tasks._pud import pud_files, pud_languages, pud_protocol, pud_texts
 from bench.wordvectors import content_tokens, word_spec
 
 
@@ -48,6 +48,12 @@ class Isotropy:
 
     def encode_spec(self, layer: int) -> EncodeSpec:
         return word_spec(layer)
+
+    def data_files(self, data_dir: Path, language: str) -> list[Path]:
+        return pud_files(data_dir, (language,))
+
+    def requirements(self) -> frozenset[Requirement]:
+        return frozenset({Requirement.TOKEN_STATES})
 
     def protocol(self, layer: int) -> dict:
         return {**pud_protocol(layer), "split": "probe (no training)",

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.encoders.base import Encoder
-from bench.languages import PIVOT, normalize_language
+from bench.languages import PIVOT, language_of
 from bench.metrics import entity_f1
 from bench.registry import task
-from bench.specs import EncodeSpec, Level, Score, TaskSpec
+from bench.specs import EncodeSpec, Level, Requirement, Score, TaskSpec
 from bench.taskapi import TaskContext
 from tasks._common import subdir
 from tasks._finetune import TransferProtocolParams, finetuned_tagger
@@ -39,8 +39,8 @@ def panx_files(data_dir: Path) -> dict[str, Path]:
     """Language -> folder of `ner/panx/<lang>/` with train.tsv and/or dev.tsv."""
     root = subdir(data_dir, "ner") / "panx"
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: PAN-X folder missing")
-    return {normalize_language(p.name): p for p in sorted(root.iterdir()) if (p / "dev.tsv").is_file()}
+        return {}
+    return {language_of(p.name, p): p for p in sorted(root.iterdir()) if (p / "dev.tsv").is_file()}
 
 
 @functools.cache
@@ -50,19 +50,23 @@ def conll2002_files(data_dir: Path) -> dict[str, Path]:
     for folder in sorted(root.iterdir()) if root.is_dir() else []:
         tests = sorted(folder.glob("*.testb"))
         if tests:
-            found[normalize_language(folder.name)] = tests[0]
+            found[language_of(folder.name, folder)] = tests[0]
     return found
+
+
+PANX_TYPES = frozenset({"PER", "ORG", "LOC"})  # WikiANN's entity types
+CONLL2002_TYPES = PANX_TYPES | {"MISC"}
 
 
 @functools.lru_cache(maxsize=32)
 def load_panx(path: Path) -> tuple[TaggedSentence, ...]:
-    return tuple(read_tagged_columns(path))
+    return tuple(read_tagged_columns(path, types=PANX_TYPES))
 
 
 @functools.lru_cache(maxsize=8)
 def load_conll2002(path: Path, keep_types: frozenset[str]) -> tuple[TaggedSentence, ...]:
     """CoNLL-2002 (`token POS tag`), with entity types outside `keep_types` turned into O."""
-    sentences = read_tagged_columns(path, separator=" ")
+    sentences = read_tagged_columns(path, separator=" ", types=CONLL2002_TYPES)
     return tuple(TaggedSentence(s.words, tuple(t if t == "O" or t[2:] in keep_types else "O" for t in s.tags))
                  for s in sentences)
 
@@ -89,13 +93,26 @@ class NamedEntities(TransferProtocolParams):
     batch_size: int = 256
 
     def languages(self, data_dir: Path) -> list[str]:
-        return sorted(panx_files(data_dir))
+        """Every language with a PAN-X dev file or a CoNLL-2002 test file."""
+        return sorted(set(panx_files(data_dir)) | set(conll2002_files(data_dir)))
 
     def cell_languages(self, language: str) -> tuple[str, ...]:
         return (language, PIVOT)
 
     def encode_spec(self, layer: int) -> EncodeSpec:
         return word_spec(layer)
+
+    def data_files(self, data_dir: Path, language: str) -> list[Path]:
+        panx = panx_files(data_dir)
+        files = [panx[PIVOT] / name for name in ("train.tsv", "dev.tsv")] if PIVOT in panx else []
+        if language in panx and language != PIVOT:
+            files.append(panx[language] / "dev.tsv")
+        if language in conll2002_files(data_dir):
+            files.append(conll2002_files(data_dir)[language])
+        return files
+
+    def requirements(self) -> frozenset[Requirement]:
+        return self.protocol_requirements(frozenset({Requirement.TOKEN_STATES}))
 
     def protocol(self, layer: int) -> dict:
         common = {"id": f"panx-entity-f1-strict-iob2-en-train-{self.protocol_name}", "protocol": self.protocol_name,
@@ -115,7 +132,7 @@ class NamedEntities(TransferProtocolParams):
         for lang, folder in panx_files(data_dir).items():
             texts.setdefault(lang, set()).update(" ".join(s.words) for s in load_panx(folder / "dev.tsv"))
         for lang, path in conll2002_files(data_dir).items():
-            texts.setdefault(lang, set()).update(" ".join(s.words) for s in read_tagged_columns(path, separator=" "))
+            texts.setdefault(lang, set()).update(" ".join(s.words) for s in read_tagged_columns(path, separator=" ", types=CONLL2002_TYPES))
         return texts
 
     def _english(self, data_dir: Path):
@@ -129,8 +146,10 @@ class NamedEntities(TransferProtocolParams):
     def test_sets(self, data_dir: Path, language: str, english_test, labels) -> dict[str, list[TaggedSentence]]:
         if language == PIVOT:
             sets = {"panx-dev-heldout": english_test}
-        else:
+        elif language in panx_files(data_dir):
             sets = {"panx-dev": sample(load_panx(panx_files(data_dir)[language] / "dev.tsv"), self.test_limit)}
+        else:
+            sets = {}  # a language with CoNLL-2002 files only
         if language in conll2002_files(data_dir):
             types = frozenset(t[2:] for t in labels if t != "O")
             sets["conll2002-testb"] = sample(load_conll2002(conll2002_files(data_dir)[language], types), self.test_limit)

@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from bench.encoders.base import Encoder
-from bench.languages import normalize_language
+from bench.languages import language_of
 from bench.metrics import correlations
 from bench.registry import task
-from bench.specs import EncodeSpec, Level, Score, TaskSpec
+from bench.specs import EncodeSpec, Level, Requirement, Score, TaskSpec
 from bench.taskapi import TaskContext
-from bench.textio import DataFormatError, read_lines, split_columns
+from bench.textio import DataFormatError, parse_finite, read_lines, split_columns
 from tasks._common import subdir
 from bench.wordvectors import content_tokens, word_spec
 
@@ -54,12 +54,7 @@ def read_rfeval(path: Path, source_lang: str, target_lang: str) -> RfevalPair:
         fields = split_columns(line, path, number, columns)
         if not fields[1].strip() or not fields[2].strip():
             raise DataFormatError(path, number, "empty source or translation")
-        try:
-            score = float(fields[4])
-        except ValueError:
-            raise DataFormatError(path, number, f"HUMAN_score {fields[4]!r} is not a number") from None
-        if not np.isfinite(score):
-            raise DataFormatError(path, number, f"HUMAN_score {fields[4]!r} is not finite")
+        score = parse_finite(fields[4], path, number, "HUMAN_score")
         sources.append(fields[1])
         translations.append(fields[2])
         references.append(fields[3])
@@ -71,13 +66,26 @@ def read_rfeval(path: Path, source_lang: str, target_lang: str) -> RfevalPair:
 
 
 @functools.cache
+def rfeval_files(data_dir: Path) -> dict[str, Path]:
+    """"xx-yy" -> its WMT DA file, by file name only (nothing is read)."""
+    found: dict[str, Path] = {}
+    for path in sorted(subdir(data_dir, "rfeval").rglob("testset_*.tsv")):
+        match = _FILE.search(path.name)
+        if match:
+            key = f"{language_of(match.group(1), path)}-{language_of(match.group(2), path)}"
+            if key in found:
+                raise DataFormatError(path, None, f"a second RFEval file for {key} (first: {found[key]})")
+            found[key] = path
+    return found
+
+
 def rfeval_pairs(data_dir: Path) -> dict[str, RfevalPair]:
     found: dict[str, RfevalPair] = {}
     for path in sorted(subdir(data_dir, "rfeval").rglob("testset_*.tsv")):
         match = _FILE.search(path.name)
         if not match:
             continue
-        src, tgt = normalize_language(match.group(1)), normalize_language(match.group(2))
+        src, tgt = language_of(match.group(1), path), language_of(match.group(2), path)
         key = f"{src}-{tgt}"
         if key in found:
             raise DataFormatError(path, None, f"a second RFEval file for {key} (first: {found[key].path})")
@@ -115,7 +123,13 @@ def emd_similarities(source_tokens: list[np.ndarray], target_tokens: list[np.nda
 @dataclass(frozen=True)
 class Rfeval:
     def languages(self, data_dir: Path) -> list[str]:
-        return sorted(rfeval_pairs(data_dir))
+        return sorted(rfeval_files(data_dir))
+
+    def data_files(self, data_dir: Path, language: str) -> list[Path]:
+        return [rfeval_files(data_dir)[language]]
+
+    def requirements(self) -> frozenset[Requirement]:
+        return frozenset({Requirement.TOKEN_STATES})
 
     def cell_languages(self, language: str) -> tuple[str, ...]:
         return tuple(dict.fromkeys(language.split("-")))

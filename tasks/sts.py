@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from bench.encoders.base import Encoder
-from bench.languages import normalize_language
+from bench.languages import language_of, normalize_language
 from bench.metrics import correlations
 from bench.registry import task
 from bench.retrieval import check_same_space
-from bench.specs import EncodeSpec, Level, Score, TaskSpec
+from bench.specs import EncodeSpec, Level, Requirement, Score, TaskSpec
 from bench.taskapi import TaskContext
-from bench.textio import DataFormatError, read_lines, require_file, split_columns
+from bench.textio import DataFormatError, parse_finite, read_lines, require_file, split_columns
 from tasks import _hub
 from tasks._common import embed, sentence_protocol, sentence_spec
 
@@ -71,7 +71,7 @@ def column_languages(path: Path, first: list[str], second: list[str], langs: tup
 
 def _parse_sts17(path: Path, match: re.Match) -> StsSubset:
     track = match["track"]
-    l1, l2 = normalize_language(match["l1"]), normalize_language(match["l2"])
+    l1, l2 = language_of(match["l1"], path), language_of(match["l2"], path)
     gs_path = path.with_name(f"STS.gs.{track}.{match['l1']}-{match['l2']}.txt")
     lines = read_lines(path, "STS input file")
     gold_lines = read_lines(gs_path, "STS gold file", allow_empty=True) if gs_path.is_file() else None
@@ -81,12 +81,11 @@ def _parse_sts17(path: Path, match: re.Match) -> StsSubset:
     for number, line in enumerate(lines, 1):
         fields = split_columns(line, path, number, (2, 3))
         raw = gold_lines[number - 1].strip() if gold_lines is not None else (fields[2].strip() if len(fields) == 3 else "")
+        if not raw and gold_lines is not None:
+            raise DataFormatError(gs_path, number, f"empty gold score (line {number} of {path.name} has no score)")
         if not raw:
-            continue  # an unscored pair is not part of the evaluation
-        try:
-            gold.append(float(raw))
-        except ValueError:
-            raise DataFormatError(gs_path if gold_lines is not None else path, number, f"gold score {raw!r} is not a number") from None
+            continue  # an unscored pair (no gold file, no third column) is not part of the evaluation
+        gold.append(parse_finite(raw, gs_path if gold_lines is not None else path, number, "gold score"))
         if not fields[0].strip() or not fields[1].strip():
             raise DataFormatError(path, number, "empty sentence")
         first.append(fields[0])
@@ -104,29 +103,42 @@ def _parse_stsb(path: Path) -> StsSubset:
         for number, row in enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), 1):
             if len(row) < 7:
                 raise DataFormatError(path, number, f"expected >= 7 tab-separated columns, got {len(row)}")
-            try:
-                gold.append(float(row[4]))
-            except ValueError:
-                raise DataFormatError(path, number, f"gold score {row[4]!r} is not a number") from None
+            gold.append(parse_finite(row[4], path, number, "gold score"))
             first.append(row[5])
             second.append(row[6])
     return StsSubset("en-en", "stsb-test", "en", "en", first, second, np.array(gold))
 
 
-@functools.cache
-def find_sts(root: Path) -> dict[str, list[StsSubset]]:
-    """Subsets grouped by language pair ('ar-en', 'es-en', ...)."""
-    found: dict[str, list[StsSubset]] = {}
+def sts_files(root: Path) -> dict[str, list[Path]]:
+    """Language pair ('ar-en', 'es-en', ...) -> its input files (STS17 inputs, STS-B test), by name only."""
+    found: dict[str, list[Path]] = {}
     for path in sorted((root / "sts2017").glob("STS.input.*.txt")):
         match = _STS17_INPUT.match(path.name)
         if match is None:
             raise DataFormatError(path, None, "unrecognised STS17 file name (want STS.input.<track>.<l1>-<l2>.txt)")
-        subset = _parse_sts17(path, match)
-        found.setdefault(subset.pair, []).append(subset)
+        found.setdefault(f"{language_of(match['l1'], path)}-{language_of(match['l2'], path)}", []).append(path)
     stsb = root / "stsbenchmark" / "sts-test.csv"
     if stsb.is_file():
-        found.setdefault("en-en", []).append(_parse_stsb(stsb))
+        found.setdefault("en-en", []).append(stsb)
     return found
+
+
+def gold_file(path: Path) -> Path | None:
+    """The separate gold file of an STS17 input file, where the data has one."""
+    match = _STS17_INPUT.match(path.name)
+    gold = path.with_name(f"STS.gs.{match['track']}.{match['l1']}-{match['l2']}.txt") if match else None
+    return gold if gold is not None and gold.is_file() else None
+
+
+@functools.cache
+def parse_sts_file(path: Path) -> StsSubset:
+    match = _STS17_INPUT.match(path.name)
+    return _parse_sts17(path, match) if match else _parse_stsb(path)
+
+
+def find_sts(root: Path) -> dict[str, list[StsSubset]]:
+    """Subsets grouped by language pair; parses every file (a malformed one raises naming itself)."""
+    return {pair: [parse_sts_file(path) for path in paths] for pair, paths in sts_files(root).items()}
 
 
 @functools.cache
@@ -148,10 +160,12 @@ def sts_subsets(data_dir: Path) -> dict[str, list[StsSubset]]:
 
 
 def load_sts(data_dir: Path, pair: str) -> list[StsSubset]:
-    found = sts_subsets(data_dir)
+    """The subsets of one language pair; only that pair's files are read."""
+    root = Path(data_dir) / "sts"
+    found = sts_files(root) if root.is_dir() else _from_hub(data_dir)
     if pair not in found:
-        raise KeyError(f"no STS data for {pair!r} in {data_dir / 'sts'} (found {sorted(found)})")
-    return found[pair]
+        raise KeyError(f"no STS data for {pair!r} in {root} (found {sorted(found)})")
+    return [parse_sts_file(path) for path in found[pair]] if root.is_dir() else found[pair]
 
 
 @task(TaskSpec(
@@ -169,7 +183,16 @@ def load_sts(data_dir: Path, pair: str) -> list[StsSubset]:
 @dataclass(frozen=True)
 class Sts:
     def languages(self, data_dir: Path) -> list[str]:
-        return sorted(sts_subsets(data_dir))
+        root = Path(data_dir) / "sts"
+        return sorted(sts_files(root) if root.is_dir() else _from_hub(data_dir))
+
+    def data_files(self, data_dir: Path, language: str) -> list[Path]:
+        root = Path(data_dir) / "sts"
+        inputs = sts_files(root).get(language, []) if root.is_dir() else []
+        return inputs + [gold for gold in map(gold_file, inputs) if gold is not None]
+
+    def requirements(self) -> frozenset[Requirement]:
+        return frozenset()
 
     def cell_languages(self, language: str) -> tuple[str, ...]:
         return tuple(dict.fromkeys(language.split("-")))

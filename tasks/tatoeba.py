@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.encoders.base import Encoder
-from bench.languages import PIVOT, normalize_language
+from bench.languages import PIVOT, language_of, normalize_language
 from bench.registry import task
 from bench.retrieval import nearest_neighbour
-from bench.specs import EncodeSpec, Level, Score, TaskSpec
+from bench.specs import EncodeSpec, Level, Requirement, Score, TaskSpec
 from bench.taskapi import TaskContext
 from bench.textio import read_aligned
 from tasks import _hub
@@ -40,7 +40,7 @@ def find_tatoeba(root: Path) -> dict[str, TatoebaFiles]:
     for english in sorted(root.glob("tatoeba.*-eng.eng")):
         code = english.name[len("tatoeba."):-len("-eng.eng")]
         other = root / f"tatoeba.{code}-eng.{code}"
-        lang = normalize_language(code)
+        lang = language_of(code, english)
         if lang in found:
             raise ValueError(f"{root}: two Tatoeba files map to language {lang!r}")
         found[lang] = TatoebaFiles(code, other, english)
@@ -99,6 +99,14 @@ class Tatoeba:
 
     def encode_spec(self, layer: int) -> EncodeSpec:
         return sentence_spec(layer)
+
+    def data_files(self, data_dir: Path, language: str) -> list[Path]:
+        root = Path(data_dir) / "tatoeba"
+        found = find_tatoeba(root).get(language) if root.is_dir() else None
+        return [found.other, found.english] if found else []  # [] for the hub copy: no local file to digest
+
+    def requirements(self) -> frozenset[Requirement]:
+        return frozenset()
 
     def protocol(self, layer: int) -> dict:
         return {**sentence_protocol(layer), "dataset": "tatoeba.<xxx>-eng (LASER v1)", "split": "test, all pairs"

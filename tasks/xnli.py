@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.encoders.base import Encoder
-from bench.languages import PIVOT, normalize_language
+from bench.languages import PIVOT, language_of
 from bench.metrics import accuracy
 from bench.registry import task
-from bench.specs import EncodeSpec, Level, Score, TaskSpec
+from bench.specs import EncodeSpec, Level, Requirement, Score, TaskSpec
 from bench.taskapi import TaskContext
 from bench.textio import DataFormatError, read_lines, split_columns
 from tasks._common import SENTENCE_POOLING_NOTE, embed, sentence_spec, subdir
@@ -68,7 +68,7 @@ def xnli_files(data_dir: Path) -> dict[str, dict[str, Path]]:
     for folder in sorted(p for p in subdir(data_dir, "xnli").iterdir() if p.is_dir()):
         files = {f.stem: f for f in sorted(folder.glob("*.tsv"))}
         if "dev" in files:
-            found[normalize_language(folder.name)] = files
+            found[language_of(folder.name, folder)] = files
     return found
 
 
@@ -125,6 +125,14 @@ class CrossLingualNli(TransferProtocolParams):
 
     def encode_spec(self, layer: int) -> EncodeSpec:
         return sentence_spec(layer)
+
+    def data_files(self, data_dir: Path, language: str) -> list[Path]:
+        files = xnli_files(data_dir)  # the item split reads every dev file (line alignment is checked)
+        own = [files[language]["test"]] if "test" in files.get(language, {}) else []
+        return [lang_files["dev"] for lang_files in files.values()] + own
+
+    def requirements(self) -> frozenset[Requirement]:
+        return self.protocol_requirements()
 
     def protocol(self, layer: int) -> dict:
         common = {"id": f"xnli-dev-item-split-en-train-{self.protocol_name}", "protocol": self.protocol_name,

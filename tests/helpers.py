@@ -34,6 +34,12 @@ class ToyEncoder:
     fingerprint = "toy-fingerprint-1"
     num_layers = 4
 
+    def capabilities(self, lang: str) -> frozenset:
+        return frozenset()  # pooled vectors only
+
+    def weights(self) -> None:
+        return None
+
     def vector(self, text: str, layer: int) -> np.ndarray:
         seed = int(hashlib.sha256(f"{text}|{layer}".encode()).hexdigest()[:8], 16)
         return np.random.default_rng(seed).normal(size=DIM).astype(np.float32)
@@ -44,6 +50,18 @@ class ToyEncoder:
             raise self.exception()
         rotation = planted_rotation(lang)
         return Embeddings(pooled={layer: np.stack([self.vector(t, layer) for t in texts]) @ rotation for layer in spec.layers})
+
+
+class TransformerLikeEncoder(ToyEncoder):
+    """A toy that declares what a transformers encoder offers (token states, trainable weights), for
+    planning tests; it still returns pooled vectors only."""
+
+    num_layers = 12
+
+    def capabilities(self, lang: str) -> frozenset:
+        from bench.encoders.base import TRANSFORMER_CAPABILITIES
+
+        return TRANSFORMER_CAPABILITIES
 
 
 def write_fixture_data(root: Path) -> Path:

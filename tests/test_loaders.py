@@ -45,13 +45,23 @@ def test_sts_tracks_and_column_languages(data_dir):
 
 def test_parallel_anchor_sources(data_dir):
     pairs = parallel_sentences(data_dir, "ar", 100000, {})
-    assert pairs.sources == ("tatoeba-anki.ara-eng.txt",)
-    assert len(pairs.pairs) > 10000 - 1000  # Anki export, English first, swapped to (ar, en)
-    assert any("\u0600" <= ch <= "\u06ff" for ch in pairs.pairs[0][0])
-    with pytest.raises(FileNotFoundError, match="no parallel data for hi-en"):
-        parallel_sentences(data_dir, "hi", 10, {})
+    assert pairs.sources == ("ntrex128.ar", "tatoeba-anki.ara-eng.txt")
+    assert len(pairs.pairs) > 10000 - 1000 + 1997  # NTREX-128 + the Anki export (English first, swapped to (ar, en))
+    assert all(any("\u0600" <= ch <= "\u06ff" for ch in pair[0]) for pair in pairs.pairs[:2])  # both sources, interleaved
+    hindi = parallel_sentences(data_dir, "hi", 100000, {})  # three-column Anki export (with attribution)
+    assert hindi.sources == ("ntrex128.hi", "tatoeba-anki.hin-eng.txt") and len(hindi.pairs) > 4800
     assert dictionary_pairs(data_dir, "hi", 50, {}).pairs[0][1].isascii()
-    assert monolingual_sentences(data_dir, "hi", 10, {}).sources[0].startswith("ner/panx/hi/train.tsv")
+    assert monolingual_sentences(data_dir, "hi", 10, {}).sources == ("ntrex128.hi", "tatoeba-anki.hin-eng.txt")
+
+
+def test_monolingual_text_falls_back_to_panx_without_parallel_data(tmp_path):
+    panx = tmp_path / "ner" / "panx" / "hi"
+    panx.mkdir(parents=True)
+    (panx / "train.tsv").write_text("hi:राम\tB-PER\nहै\tO\n\n", encoding="utf-8")
+    with pytest.raises(FileNotFoundError, match="no parallel data for hi-en"):
+        parallel_sentences(tmp_path, "hi", 10, {})
+    texts = monolingual_sentences(tmp_path, "hi", 10, {})
+    assert texts.sources[0].startswith("ner/panx/hi/train.tsv") and texts.pairs[0][0] == "राम है"
 
 
 def test_newstest2017_is_never_used_for_anchors(tmp_path):
@@ -158,10 +168,10 @@ def test_sts_bad_score_and_bad_columns(tmp_path):
     path = folder / "STS.input.track5.en-en.txt"
     path.write_text("a\tb\t1.0\nc\td\tfive\ne\tf\t2\n")
     with pytest.raises(DataFormatError, match=r"STS.input.track5.en-en.txt:2: gold score 'five'"):
-        find_sts.__wrapped__(tmp_path / "sts")
+        find_sts(tmp_path / "sts")
     path.write_text("a\tb\t1.0\nonly one column\n")
     with pytest.raises(DataFormatError, match=r"STS.input.track5.en-en.txt:2: expected 2 or 3"):
-        find_sts.__wrapped__(tmp_path / "sts")
+        find_sts(tmp_path / "sts")
 
 
 def test_parallel_tsv_wrong_columns(tmp_path):

@@ -48,7 +48,7 @@ def test_contract_catches_a_broken_method(tmp_path):
         " WordAlignmentSource.NOT_APPLICABLE, Level.SENTENCE))\n"
         "@dataclass\n"
         "class Broken:\n"
-        "    def needs(self): return frozenset()\n"
+        "    def needs(self): return ()\n"
         "    def fit(self, data): return None\n"
         "    def transform(self, X, lang): return X\n"
     )
@@ -124,9 +124,13 @@ def test_anchor_kinds_are_validated():
 
     with pytest.raises(ValueError, match="anchors must be one of"):
         Linear(anchors="sentences")
-    from bench.specs import Resource
+    from bench.specs import AnchorRequest, Resource, Unit
 
-    assert Linear(anchors="words").needs() == {Resource.WORD_ALIGNMENTS}
+    assert Linear(anchors="words", max_pairs=7).needs() == (AnchorRequest(Resource.WORD_ALIGNMENTS, 7),)
+    from methods.muse_adversarial import MuseAdversarial
+
+    assert MuseAdversarial(max_sentences=5, max_vectors=9).needs() == (
+        AnchorRequest(Resource.MONOLINGUAL_TEXT, 5, Unit.TOKENS, 9),)
 
 
 def test_real_nvp_coupling_layers_are_invertible_with_the_right_log_determinant():

@@ -46,21 +46,40 @@ def _row_keys(tmp_path):
     return [(r["cell_id"], r["metric"], r["subset"]) for r in read_jsonl(tmp_path / "out" / "results.jsonl")]
 
 
-def test_full_grid_then_failing_cells_are_recorded_and_the_grid_goes_on(tmp_path):
+def test_cells_without_data_are_not_applicable_and_a_malformed_file_fails_only_its_cells(tmp_path):
     summary = _runner(tmp_path, ToyEncoder()).run()
     # 2 layers x 3 methods x (tatoeba de, fr + sts en-en) x 2 seeds = 36 cells
     assert summary.planned == 36
     # the fixture has no fr-en parallel data and no French monolingual text: procrustes and
-    # normalization fail for fr (2 layers x 2 seeds each); every other cell succeeds
-    assert summary.failed == 8 and summary.done == 28
-    errors = read_jsonl(tmp_path / "out" / "errors.jsonl")
-    assert {e["language"] for e in errors} == {"fr"} and {e["method_label"].split("[")[0] for e in errors} == {"procrustes", "normalization"}
-    assert all("fr" in e["message"] and e["traceback"] for e in errors)
+    # normalization cannot run for fr (2 layers x 2 seeds each); they are listed, never run, not failed
+    assert (summary.not_applicable, summary.failed, summary.done) == (8, 0, 28)
+    assert summary.not_applicable_reasons == {"no parallel sentences for fr in the data": 4,
+                                              "no monolingual text for fr in the data": 4}
+    out = tmp_path / "out"
+    assert not read_jsonl(out / "errors.jsonl")
+    listing = read_jsonl(out / "not_applicable.jsonl")
+    assert len(listing) == 8 and {e["language"] for e in listing} == {"fr"}
+    before = (out / "not_applicable.jsonl").read_bytes()
+    again = _runner(tmp_path, ToyEncoder()).run()
+    assert (again.done, again.failed, again.not_applicable, again.skipped) == (0, 0, 8, 28)
+    assert (out / "not_applicable.jsonl").read_bytes() == before
     keys = _row_keys(tmp_path)
     assert len(keys) == len(set(keys))
+
+    # a German Tatoeba file with a line too many fails exactly the cells that read it (3 methods x 2 layers
+    # x 2 seeds), naming the file and line; the anchored cells re-run (the guard reads that file) and pass
+    german = tmp_path / "data" / "tatoeba" / "tatoeba.deu-eng.deu"
+    german.write_text(german.read_text() + "Ein Satz zu viel.\n")
+    broken = _runner(tmp_path, ToyEncoder()).run()
+    assert broken.failed == 12 and broken.stale == {"data": 12 + 8}  # + procrustes, normalization on STS
+    errors = read_jsonl(out / "errors.jsonl")
+    assert {(e["task"], e["language"]) for e in errors} == {("tatoeba", "de")}
+    assert all("tatoeba/tatoeba.deu-eng.eng:5" in e["message"] and str(tmp_path) not in e["message"] for e in errors)
+    store = ResultStore(out)
+    assert {(r["task"], r["language"]) for r in store.current_rows()} == {("tatoeba", "fr"), ("sts", "en-en")}
     retry = _runner(tmp_path, ToyEncoder()).run()  # failed cells are retried; the same failure is logged once
-    assert retry.failed == 8 and retry.done == 0
-    assert len(read_jsonl(tmp_path / "out" / "errors.jsonl")) == len(errors)
+    assert retry.failed == 12 and retry.done == 0
+    assert len(read_jsonl(out / "errors.jsonl")) == len(errors)
 
 
 def test_interrupted_grid_resumes_without_losing_or_duplicating_rows(tmp_path):
@@ -103,7 +122,8 @@ def test_mlflow_mirror_has_a_parent_and_nested_runs(tmp_path):
     runs = client.search_runs([experiment.experiment_id], max_results=1000)
     parents = [r for r in runs if r.data.tags.get("alignbench.kind") == "grid"]
     cells = [r for r in runs if r.data.tags.get("alignbench.kind") == "cell"]
-    assert len(parents) == 1 and len(cells) == summary.planned
+    assert len(parents) == 1 and len(cells) == summary.planned - summary.not_applicable == summary.done
+    assert parents[0].info.status == "FINISHED"  # not-applicable cells do not mark the grid FAILED
     assert all(c.data.tags["mlflow.parentRunId"] == parents[0].info.run_id for c in cells)
     assert sum(c.info.status == "FAILED" for c in cells) == summary.failed
     ok = next(c for c in cells if c.info.status == "FINISHED" and c.data.tags["task"] == "tatoeba")
@@ -144,9 +164,12 @@ def test_rows_of_an_older_task_version_are_superseded_and_pruned(tmp_path):
     assert _runner(tmp_path, ToyEncoder()).run().superseded == 0
 
     errors = tmp_path / "out" / "errors.jsonl"
-    failed = read_jsonl(errors)[0]
+    row = rows[0]
+    failed = {"run_id": "r", "cell_id": row["cell_id"], "method_label": row["method_label"], "encoder": row["encoder"],
+              "layer": row["layer"], "task": row["task"], "language": row["language"], "seed": row["seed"],
+              "error_type": "ValueError", "message": "m", "traceback": "", "at": "2000-01-01T00:00:00+00:00"}
     stale = {**failed, "cell_id": "old-failure"}
-    errors.write_text(errors.read_text() + json.dumps(stale) + "\n")
+    errors.write_text(json.dumps(failed) + "\n" + json.dumps(stale) + "\n")
     runner = _runner(tmp_path, ToyEncoder())
     assert runner.stale_failures() == {"old-failure"}
     runner.store.drop_cells(runner.stale_failures())

@@ -17,7 +17,7 @@ def test_smoke_grid_end_to_end_and_second_run_skips_everything(tmp_path, data_di
             "--cache", str(cache_root), "--no-progress"]
     assert main(args) == 0
     first = capsys.readouterr().out
-    assert re.search(r"12 cells planned, 0 already done, 12 run, 0 failed", first), first
+    assert re.search(r"12 cells planned, 0 already done, 0 not applicable, 12 run, 0 failed", first), first
     rows = read_jsonl(tmp_path / "results" / "results.jsonl")
     main_rows = [r for r in rows if r["is_main"]]
     assert {r["task"] for r in main_rows} == {"tatoeba", "sts"}

@@ -9,6 +9,9 @@ import pytest
 from bench.anchors import normalize_text
 from bench.encoders.base import Embeddings
 from bench.grid import expand, load_grid
+from bench.plan import resolve
+from bench.registry import load_registry
+from tests.helpers import TransformerLikeEncoder
 from bench.taskapi import TaskContext
 from bench import wordvectors
 from bench.textio import DataFormatError
@@ -229,11 +232,17 @@ params = { protocol_name = "finetune" }
 layers = [12]
 languages = ["de"]
 """)
-    cells = expand(load_grid(grid), data_dir, {"e5-small-offline": "fp"})
-    frozen = [c for c in cells if not c.task.params]
-    tuned = [c for c in cells if c.task.params]
+    registry = load_registry()
+    encoder = TransformerLikeEncoder()
+    cells, failures = expand(load_grid(grid), data_dir, {"e5-small-offline": encoder}, registry)
+    assert not failures
+    resolved = [resolve(c, registry, encoder, data_dir) for c in cells]
+    frozen = [r.cell for r in resolved if not r.cell.task.params]
+    tuned = [r for r in resolved if r.cell.task.params]
     assert {(c.layer, c.seed) for c in frozen} == {(8, 0), (8, 1), (8, 2)} and len(frozen) == 6
-    assert [(c.method.name, c.layer) for c in tuned] == [("original", 12)]  # procrustes cannot be fine-tuned
+    # procrustes cannot be fine-tuned: planned as not applicable, never run
+    assert sorted((r.cell.method.name, r.cell.layer, r.not_applicable) for r in tuned) == [
+        ("original", 12, ""), ("procrustes", 12, "xnli[protocol_name=finetune] trains the encoder; procrustes only maps frozen vectors")]
     grid.write_text(grid.read_text().replace("layers = [12]", "layers = [6]"))
     with pytest.raises(ValueError, match=r"layers \[6\] that no encoder lists"):
         load_grid(grid)

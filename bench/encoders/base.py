@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from bench.specs import EncodeSpec
+from bench.specs import EncodeSpec, Requirement
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class Encoder(Protocol):
     """Anything that turns texts of one language into vectors.
 
     `fingerprint` changes whenever the vectors could change (weights, tokenizer, fitted map).
+    `capabilities(lang)` says what it offers beyond pooled vectors for texts in `lang` (token states,
+    trainable weights), so the plan can tell which cells cannot run before running them; `weights()`
+    is the trainable model behind it (directory, fingerprint), or None.
     """
 
     @property
@@ -57,7 +61,14 @@ class Encoder(Protocol):
     @property
     def num_layers(self) -> int: ...
 
+    def capabilities(self, lang: str) -> frozenset[Requirement]: ...
+
+    def weights(self) -> tuple[Path, str] | None: ...
+
     def encode(self, texts: Sequence[str], lang: str, spec: EncodeSpec) -> Embeddings: ...
+
+
+TRANSFORMER_CAPABILITIES = frozenset({Requirement.TOKEN_STATES, Requirement.TRAINABLE_WEIGHTS})
 
 
 def check_finite(array: np.ndarray, what: str) -> np.ndarray:
@@ -68,19 +79,14 @@ def check_finite(array: np.ndarray, what: str) -> np.ndarray:
     return array
 
 
-def trainable_model(encoder) -> tuple:
+def trainable_model(encoder: Encoder) -> tuple[Path, str]:
     """(model directory, its fingerprint) behind `encoder`, through wrappers that leave vectors unchanged.
 
     The fine-tune protocol trains that model itself; a wrapper that changes vectors (a fitted
     mapping) has no weights to fine-tune, so it is refused with a clear error.
     """
-    seen = encoder
-    while True:
-        if hasattr(seen, "model_dir"):
-            return seen.model_dir, seen.fingerprint
-        if getattr(seen, "changes_vectors", False):
-            raise TypeError(f"{encoder.name}: the fine-tune protocol needs trainable encoder weights; an offline "
-                            "mapping only transforms frozen vectors (use the frozen protocol)")
-        if not hasattr(seen, "base"):
-            raise TypeError(f"{encoder.name}: no transformers model directory behind this encoder")
-        seen = seen.base
+    found = encoder.weights()
+    if found is None:
+        raise TypeError(f"{encoder.name}: the fine-tune protocol needs trainable encoder weights; an offline "
+                        "mapping or a sentence-level encoder only gives frozen vectors (use the frozen protocol)")
+    return found

@@ -11,7 +11,7 @@ import hashlib
 from typing import Mapping, Sequence
 
 from bench.encoders.base import Embeddings, Encoder
-from bench.specs import EncodeSpec
+from bench.specs import EncodeSpec, Requirement
 
 
 class PerLanguageEncoder:
@@ -30,6 +30,12 @@ class PerLanguageEncoder:
     @property
     def num_layers(self) -> int:
         return self.default.num_layers
+
+    def capabilities(self, lang: str) -> frozenset[Requirement]:
+        return self.encoder_for(lang).capabilities(lang) - {Requirement.TRAINABLE_WEIGHTS}  # no single model
+
+    def weights(self) -> None:
+        return None
 
     def encoder_for(self, lang: str) -> Encoder:
         return self.by_language.get(lang, self.default)

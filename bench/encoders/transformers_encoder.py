@@ -9,9 +9,9 @@ from typing import Sequence
 
 import numpy as np
 
-from bench.encoders.base import Embeddings, check_finite
+from bench.encoders.base import TRANSFORMER_CAPABILITIES, Embeddings, check_finite
 from bench.encoders.offline_e5 import FINGERPRINT_FILE
-from bench.specs import EncodeSpec, Pooling
+from bench.specs import EncodeSpec, Pooling, Requirement
 
 
 def directory_fingerprint(model_dir: Path) -> str:
@@ -60,6 +60,12 @@ class TransformersEncoder:
     def num_layers(self) -> int:
         config = json.loads((self.model_dir / "config.json").read_text())
         return int(config["num_hidden_layers"])
+
+    def capabilities(self, lang: str) -> frozenset[Requirement]:
+        return TRANSFORMER_CAPABILITIES
+
+    def weights(self) -> tuple[Path, str]:
+        return self.model_dir, self.fingerprint
 
     def _load(self):
         if self._model is None:

@@ -52,6 +52,12 @@ class UseM3Encoder:
     def num_layers(self) -> int:
         return 0
 
+    def capabilities(self, lang: str) -> frozenset:
+        return frozenset()  # sentence vectors only; its TF-Lite graph is not trainable here
+
+    def weights(self) -> None:
+        return None
+
     def encode(self, texts: Sequence[str], lang: str, spec: EncodeSpec) -> Embeddings:
         if spec.keep_tokens:
             raise ValueError(f"{USE_M3} is a sentence encoder: it has no token states for word-level tasks ({lang})")

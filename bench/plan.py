@@ -1,0 +1,105 @@
+"""Stage 1 of the runner: every grid cell resolved once into a typed `ResolvedCell`.
+
+Resolving a cell fixes everything the runner, the aligner builder and the recorder need: the resolved
+configuration and its id, the registry entries and the task object, the method's anchor requests,
+whether the cell can run at all with this encoder, method and data ("not applicable" and why, decided
+from declared needs and the files found, never by running it), and the digests of the code and data
+its numbers depend on (`inputs`), which decide on resume whether a finished cell is still current.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.alignment import canonical_json
+from bench.anchors import guard_files, resource_files
+from bench.encoders.base import Encoder
+from bench.grid import Cell, config_id, instantiate
+from bench.languages import PIVOT
+from bench.provenance import class_source_digest, files_digest
+from bench.registry import Entry, Registry
+from bench.specs import AnchorRequest, Requirement, Resource, Unit
+
+
+@dataclass(frozen=True)
+class ResolvedCell:
+    cell: Cell
+    cell_id: str
+    config: dict  # the resolved configuration, JSON-normalised (what the cell id hashes)
+    method: Entry
+    task: Entry
+    task_obj: object  # the task instance: a frozen dataclass, shared by the runner and the recorder
+    requests: tuple[AnchorRequest, ...]
+    inputs: dict  # {"code": {"method": sha, "task": sha}, "data": sha, "data_files": n}
+    not_applicable: str = ""  # why the cell cannot run here ("" = it can)
+    planning_error: str = ""  # a data problem found while planning: the cell is recorded as failed
+
+    @property
+    def synthetic(self) -> bool:
+        return self.task.spec.kind == "synthetic"
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """Every language the cell's vectors (and any fitted map) involve, pivot included."""
+        return tuple(sorted(set(self.task_obj.cell_languages(self.cell.language)) | {PIVOT}))
+
+
+def _request_languages(request: AnchorRequest, languages: tuple[str, ...]) -> tuple[str, ...]:
+    if request.resource is Resource.MONOLINGUAL_TEXT:
+        return languages
+    return tuple(lang for lang in languages if lang != PIVOT)
+
+
+def _not_applicable(resolved_languages: tuple[str, ...], cell: Cell, method: Entry, task_obj, requests,
+                    encoder: Encoder, data_dir: Path, synthetic: bool) -> str:
+    if synthetic:
+        return ""  # simulated data: the task fits the method itself, no encoder and no data files
+    needs = set(task_obj.requirements())
+    if any(request.unit is Unit.TOKENS for request in requests):
+        needs.add(Requirement.TOKEN_STATES)
+    if Requirement.TRAINABLE_WEIGHTS in needs and not method.spec.keeps_weights_trainable:
+        return f"{cell.task.label} trains the encoder; {method.name} only maps frozen vectors"
+    for need in sorted(needs, key=lambda n: n.value):
+        lacking = [lang for lang in resolved_languages if need not in encoder.capabilities(lang)]
+        if lacking:
+            return f"encoder {cell.encoder} has no {need.value} for {', '.join(lacking)}"
+    for request in requests:
+        for lang in _request_languages(request, resolved_languages):
+            if not resource_files(request.resource, data_dir, lang):
+                return f"no {request.resource.value.replace('_', ' ')} for {lang} in the data"
+    return ""
+
+
+def resolve(cell: Cell, registry: Registry, encoder: Encoder, data_dir: Path) -> ResolvedCell:
+    method, task = registry.method(cell.method.name), registry.task(cell.task.name)
+    task_obj = instantiate(task, cell.task.params)
+    requests = tuple(instantiate(method, cell.method.params).needs())
+    config = json.loads(canonical_json(cell.resolved_config(registry)))
+    languages = tuple(sorted(set(task_obj.cell_languages(cell.language)) | {PIVOT}))
+    code = {"method": class_source_digest(method.cls), "task": class_source_digest(task.cls)}
+    error = ""
+    files: list[Path] = []
+    try:
+        reason = _not_applicable(languages, cell, method, task_obj, requests, encoder, data_dir, task.spec.kind == "synthetic")
+        if not reason and task.spec.kind != "synthetic":
+            files = list(task_obj.data_files(data_dir, cell.language))
+            if requests:
+                for request in requests:
+                    for lang in _request_languages(request, languages):
+                        files += resource_files(request.resource, data_dir, lang)
+                files += guard_files(data_dir, registry)
+    except (ValueError, OSError, KeyError) as problem:  # a data file or folder the plan cannot even list
+        reason, error = "", f"{type(problem).__name__}: {problem}"
+    inputs = {"code": code, "data": files_digest(files, data_dir), "data_files": len(set(files))}
+    return ResolvedCell(cell, config_id(config), config, method, task, task_obj, requests, inputs, reason, error)
+
+
+def staleness(recorded: dict, planned: dict) -> str:
+    """Why a finished cell no longer matches its plan: "code", "data", "code and data", "inputs not
+    recorded" (rows older than these digests), or "" when it is current."""
+    if not recorded:
+        return "inputs not recorded"
+    changed = [what for what in ("code", "data") if recorded.get(what) != planned.get(what)]
+    return " and ".join(changed)

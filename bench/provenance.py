@@ -1,0 +1,103 @@
+"""Digests of what a cell's numbers depend on besides its configuration: code and data.
+
+- **Code**: the source of the module that defines the method (or task) class, plus every module of
+  the `methods` / `tasks` packages it imports, transitively (a method file's private helpers such as
+  `methods/_unsupervised.py`). A `--method-file` is hashed the same way. Edits to the shared harness
+  (`bench/`) are not included: they change behaviour through versions, not silently per method.
+- **Data**: the content of every file a cell reads (its task's `data_files`, and for a method that
+  trains on something, the anchor source files and every evaluation file the leakage guard reads).
+
+A finished cell whose recorded digests differ from the planned ones is stale and runs again.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Iterable
+
+PLUGIN_PACKAGES = ("methods", "tasks")
+
+
+def _module_file(name: str) -> Path | None:
+    module = sys.modules.get(name)
+    file = module.__file__ if module is not None and hasattr(module, "__file__") else None
+    if file is None:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, AttributeError, ValueError):  # `from methods.x import name`: not a module
+            return None
+        file = spec.origin if spec is not None else None
+    return Path(file) if file and file.endswith(".py") else None
+
+
+def _imported_plugin_modules(path: Path, package: str | None) -> set[str]:
+    """Modules of the plug-in packages that the file at `path` imports (absolute or relative)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level and package:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        for name in names:
+            if name.split(".")[0] in PLUGIN_PACKAGES and name.count(".") >= 1 and _module_file(name) is not None:
+                found.add(name)
+    return found
+
+
+@functools.cache
+def module_source_digest(module_name: str) -> str:
+    """sha256 over the source of `module_name` and the plug-in modules it imports, transitively."""
+    seen: dict[str, Path] = {}
+    todo = [module_name]
+    while todo:
+        name = todo.pop()
+        path = _module_file(name)
+        if name in seen or path is None:
+            continue
+        seen[name] = path
+        module = sys.modules.get(name)
+        package = module.__package__ if module is not None else name.rpartition(".")[0]
+        todo.extend(_imported_plugin_modules(path, package) - set(seen))
+    digest = hashlib.sha256()
+    for path in sorted(seen.values(), key=lambda p: p.name):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def class_source_digest(cls: type) -> str:
+    return module_source_digest(cls.__module__)
+
+
+@functools.lru_cache(maxsize=4096)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    """Content hash of one file, memoised per process by (path, size, modification time)."""
+    stat = os.stat(path)
+    return _file_digest(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+def files_digest(files: Iterable[Path], root: Path) -> str:
+    """One digest over (path relative to `root`, content) of every file; missing files count as absent."""
+    digest = hashlib.sha256()
+    for path in sorted({Path(f) for f in files}):
+        name = os.path.relpath(path, root) if Path(path).is_absolute() else str(path)
+        content = file_digest(path) if Path(path).is_file() else "absent"
+        digest.update(f"{name}\0{content}\n".encode())
+    return digest.hexdigest()

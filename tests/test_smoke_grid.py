@@ -29,7 +29,7 @@ def test_smoke_grid_end_to_end_and_second_run_skips_everything(tmp_path, data_di
 
     assert main(args) == 0
     second = capsys.readouterr().out
-    assert "12 already done, 0 run" in second and "encoder ran 0 times" in second
+    assert "12 already done, 0 not applicable, 0 run" in second and "encoder ran 0 times" in second
     assert len(read_jsonl(tmp_path / "results" / "results.jsonl")) == len(rows)
 
 

@@ -37,7 +37,15 @@ def _module_file(name: str) -> Path | None:
 
 
 def _imported_plugin_modules(path: Path, package: str | None) -> set[str]:
-    """Modules of the plug-in packages that the file at `path` imports (absolute or relative)."""
+    stat = os.stat(path)
+    return set(_imports(str(path), package, stat.st_size, stat.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=1024)
+def _imports(path_name: str, package: str | None, size: int, mtime_ns: int) -> tuple[str, ...]:
+    """Modules of the plug-in packages that the file imports (absolute or relative), memoised by the
+    file's size and modification time (an edited file is parsed again)."""
+    path = Path(path_name)
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         names: list[str] = []
@@ -51,10 +59,9 @@ def _imported_plugin_modules(path: Path, package: str | None) -> set[str]:
         for name in names:
             if name.split(".")[0] in PLUGIN_PACKAGES and name.count(".") >= 1 and _module_file(name) is not None:
                 found.add(name)
-    return found
+    return tuple(sorted(found))
 
 
-@functools.cache
 def module_source_digest(module_name: str) -> str:
     """sha256 over the source of `module_name` and the plug-in modules it imports, transitively."""
     seen: dict[str, Path] = {}
@@ -70,7 +77,7 @@ def module_source_digest(module_name: str) -> str:
         todo.extend(_imported_plugin_modules(path, package) - set(seen))
     digest = hashlib.sha256()
     for path in sorted(seen.values(), key=lambda p: p.name):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        digest.update(f"{path.name}\0{file_digest(path)}\n".encode())
     return digest.hexdigest()
 
 

@@ -62,6 +62,7 @@ class ResultRow:
     eval_seconds: float
     extra: dict = field(default_factory=dict)
     inputs: dict = field(default_factory=dict)  # code and data digests the values depend on (bench.provenance)
+    cell_rows: int = 0  # how many rows this run of the cell wrote: a group with fewer is a torn append, ignored
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
@@ -110,27 +111,56 @@ def _atomic_write(path: Path, content: bytes) -> None:
             os.unlink(tmp)
 
 
+def _tail_lines(handle, size: int):
+    """Complete lines of the file's first `size` bytes, last first, each with the offset where it starts."""
+    position, carry = size, b""
+    while position > 0:
+        start = max(0, position - (1 << 16))
+        handle.seek(start)
+        chunk = handle.read(position - start) + carry
+        parts = chunk.split(b"\n")
+        carry = parts[0]  # may continue into the previous block
+        offset = start + len(parts[0]) + 1
+        found = []
+        for part in parts[1:]:
+            found.append((offset, part))
+            offset += len(part) + 1
+        yield from reversed(found)
+        position = start
+    if carry:
+        yield 0, carry
+
+
 def _cut_torn_tail(handle) -> int:
-    """Truncate an open (binary, read-write) file after its last newline; returns the bytes cut."""
+    """Truncate an open (binary, read-write) results file so that it ends with a complete append: a last
+    line without its newline (a writer killed mid-write) goes, and so do the lines before it of the same
+    torn append (a cell's group with fewer rows than its `cell_rows`). Returns the bytes cut."""
     size = handle.seek(0, os.SEEK_END)
     if size == 0:
         return 0
     handle.seek(size - 1)
-    if handle.read(1) == b"\n":
-        return 0
-    position, block = size, 1 << 16
-    while position > 0:
-        start = max(0, position - block)
-        handle.seek(start)
-        chunk = handle.read(position - start)
-        newline = chunk.rfind(b"\n")
-        if newline >= 0:
-            keep = start + newline + 1
+    keep = size
+    if handle.read(1) != b"\n":
+        keep = next((offset for offset, _ in _tail_lines(handle, size)), 0)  # the torn line's start
+        keep = keep if keep < size else 0
+    group, key, expected, group_start = 0, None, 0, keep
+    for offset, line in _tail_lines(handle, keep):
+        if offset + len(line) >= keep:  # the part after `keep` was already judged
+            continue
+        try:
+            row = json.loads(line)
+            row_key = (row["cell_id"], row.get("run_id"), row.get("started_at"))
+        except (ValueError, KeyError, TypeError):
             break
-        position = start
-    else:
-        keep = 0
-    handle.truncate(keep)
+        if key is not None and row_key != key:
+            break
+        key, group, expected, group_start = row_key, group + 1, row.get("cell_rows", 0), offset
+        if group >= expected:
+            break
+    if key is not None and group < expected:
+        keep = group_start
+    if keep < size:
+        handle.truncate(keep)
     return size - keep
 
 
@@ -139,13 +169,13 @@ def locked_append(path: Path, lines: list[str]) -> None:
     A torn last line left by a killed writer is cut off first, so it never glues onto a new row."""
     path.parent.mkdir(parents=True, exist_ok=True)
     data = "".join(line + "\n" for line in lines).encode("utf-8")
-    with open(path, "ab+") as handle:
+    with open(path, "ab+", buffering=0) as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             _cut_torn_tail(handle)
-            handle.seek(0, os.SEEK_END)
-            handle.write(data)
-            handle.flush()
+            view = memoryview(data)
+            while view:  # one write(2) on O_APPEND in practice; loop only on a short write
+                view = view[os.write(handle.fileno(), view):]
             os.fsync(handle.fileno())
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
@@ -213,16 +243,22 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def latest_groups(rows: list[dict]) -> dict[str, list[dict]]:
-    """cell id -> the rows of its latest append (one run of the cell: same run id and start time)."""
-    groups: dict[str, tuple[tuple, list[dict]]] = {}
+    """cell id -> the rows of its latest complete append (one run of the cell: same run id and start
+    time). A group with fewer rows than its `cell_rows` was torn by a crash and does not count."""
+    groups: dict[str, list[tuple[tuple, list[dict]]]] = {}
     for row in rows:
         key = (row.get("run_id"), row.get("started_at"))
-        current = groups.get(row["cell_id"])
-        if current is None or current[0] != key:
-            groups[row["cell_id"]] = (key, [row])
+        runs = groups.setdefault(row["cell_id"], [])
+        if not runs or runs[-1][0] != key:
+            runs.append((key, [row]))
         else:
-            current[1].append(row)
-    return {cell: group for cell, (_, group) in groups.items()}
+            runs[-1][1].append(row)
+    latest = {}
+    for cell, runs in groups.items():
+        complete = [group for _, group in runs if len(group) >= group[0].get("cell_rows", 0)]
+        if complete:
+            latest[cell] = complete[-1]
+    return latest
 
 
 class StoreLockedError(RuntimeError):

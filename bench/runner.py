@@ -393,7 +393,7 @@ class Runner:
                 resolved_config=resolved.config, anchors=anchors, harness_version=__version__,
                 git_sha=context["git_sha"], versions=context["versions"], started_at=started, finished_at=_now(),
                 fit_seconds=round(fit_seconds, 3), eval_seconds=round(eval_seconds, 3),
-                extra=json.loads(canonical_json(score.extra)), inputs=resolved.inputs,
+                extra=json.loads(canonical_json(score.extra)), inputs=resolved.inputs, cell_rows=len(scores),
             )
             for score in scores
         ]

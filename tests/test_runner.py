@@ -151,9 +151,9 @@ def test_rows_of_an_older_task_version_are_superseded_and_pruned(tmp_path):
     path = tmp_path / "out" / "results.jsonl"
     rows = read_jsonl(path)
     old = json.loads(json.dumps(rows[0]))
-    old["cell_id"], old["resolved_config"]["task"]["version"] = "old-version-cell", "0"
+    old["cell_id"], old["resolved_config"]["task"]["version"], old["cell_rows"] = "old-version-cell", "0", 1
     unrelated = json.loads(json.dumps(rows[0]))  # a cell this grid does not plan (another seed): kept
-    unrelated["cell_id"], unrelated["resolved_config"]["seed"] = "other-grid-cell", 7
+    unrelated["cell_id"], unrelated["resolved_config"]["seed"], unrelated["cell_rows"] = "other-grid-cell", 7, 1
     path.write_text(path.read_text() + json.dumps(old) + "\n" + json.dumps(unrelated) + "\n")
 
     runner = _runner(tmp_path, ToyEncoder())
@@ -175,3 +175,123 @@ def test_rows_of_an_older_task_version_are_superseded_and_pruned(tmp_path):
     runner.store.drop_cells(runner.stale_failures())
     assert "old-failure" not in {e["cell_id"] for e in read_jsonl(errors)}
     assert failed["cell_id"] in {e["cell_id"] for e in read_jsonl(errors)}
+
+
+def test_a_torn_append_is_cut_back_to_the_last_complete_cell(tmp_path):
+    import json
+
+    from bench.results import repair
+
+    def row(cell, metric, n, run="r1"):
+        return json.dumps({"cell_id": cell, "metric": metric, "subset": "", "run_id": run, "started_at": "t",
+                           "cell_rows": n, "finished_at": "t", "value": 1.0})
+
+    path = tmp_path / "results.jsonl"
+    complete = row("a", "m1", 2) + "\n" + row("a", "m2", 2) + "\n"
+    for torn in (row("b", "m1", 2) + "\n",  # one complete line of a two-row cell: no torn line to see
+                 row("b", "m1", 2) + "\n" + row("b", "m2", 2)[:30],  # and a torn second line
+                 '{"cell_id": "b", "metr'):  # a torn first line
+        path.write_text(complete + torn)
+        assert [r["cell_id"] for r in ResultStore(tmp_path).rows()] == ["a", "a"]  # readers ignore the torn cell
+        assert repair(path) == len(torn.encode())
+        assert path.read_text() == complete
+    assert repair(path) == 0
+
+
+METHOD_FILE = '''
+from dataclasses import dataclass
+import numpy as np
+from bench.registry import method
+from bench.specs import Category, Level, MethodSpec, Mode, Signal, WordAlignmentSource
+
+
+@method(MethodSpec("shifted", Category.D, "1", "test fixture", Mode.OFFLINE, Signal.NONE,
+                   WordAlignmentSource.NOT_APPLICABLE, Level.SENTENCE))
+@dataclass
+class Shifted:
+    def needs(self):
+        return ()
+
+    def fit(self, data):
+        return self
+
+    def transform(self, X, lang):
+        return X if lang == "en" else X + SHIFT
+'''
+
+
+def test_editing_a_method_file_without_a_version_bump_reruns_its_cells(tmp_path):
+    method_file = tmp_path / "shifted.py"
+    method_file.write_text(METHOD_FILE.replace("SHIFT", "0.5"))
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[[encoders]]\nname = "toy"\nlayers = [1]\n[[methods]]\nname = "original"\n'
+                    '[[methods]]\nname = "shifted"\n[[tasks]]\nname = "tatoeba"\n')
+    data = write_fixture_data(tmp_path / "data")
+
+    def run():
+        from bench.registry import methods, tasks
+
+        methods.cache_clear(), tasks.cache_clear()  # a new invocation: the file is read again
+        from bench.registry import load_registry
+
+        load_registry.cache_clear()
+        registry = load_registry((str(method_file),))
+        options = RunOptions(data_dir=data, out_dir=tmp_path / "out", cache_dir=tmp_path / "cache", progress=False,
+                             extra_files=(str(method_file),))
+        encoder = ToyEncoder()
+        return Runner(load_grid(grid, registry), options, lambda name, batch: encoder, registry).run()
+
+    def shifted_values():
+        return {r["language"]: r["value"] for r in ResultStore(tmp_path / "out").rows()
+                if r["method"] == "shifted" and r["metric"] == "p1_en_to_xx"}
+
+    first = run()
+    assert first.done == 4 and first.stale == {}
+    before = shifted_values()
+    assert run().done == 0
+    method_file.write_text(METHOD_FILE.replace("X + SHIFT", "X[:1].repeat(len(X), 0)"))  # same version "1"
+    edited = run()
+    assert edited.stale == {"code": 2} and edited.done == 2  # only the edited method's cells
+    after = shifted_values()
+    assert set(after) == {"de", "fr"} and after != before
+
+
+def test_adding_a_parallel_file_reruns_only_the_anchored_cells(tmp_path):
+    runner = _runner(tmp_path, ToyEncoder())
+    first = runner.run()
+    assert first.done == 28
+    folder = tmp_path / "data" / "parallel" / "de-en"
+    (folder / "extra.de").write_text("Noch ein Satz.\nUnd noch einer.\n", encoding="utf-8")
+    (folder / "extra.en").write_text("One more sentence.\nAnd another one.\n", encoding="utf-8")
+    again = _runner(tmp_path, ToyEncoder()).run()
+    # procrustes on tatoeba de (de-en anchors) and normalization on tatoeba de and sts en-en (English
+    # monolingual text reads every parallel folder), 2 layers x 2 seeds each; original, procrustes on
+    # en-en (no anchors to read) and the not-applicable French cells stay as they are
+    assert again.stale == {"data": 12} and again.done == 12 and again.skipped == 16
+    rows = ResultStore(tmp_path / "out").rows()
+    anchored = [r for r in rows if r["method"] == "procrustes" and r["language"] == "de"]
+    assert anchored and all("extra.de" in r["anchors"]["parallel_sentences:de"]["sources"] for r in anchored)
+
+
+def test_two_processes_appending_through_the_store_lose_nothing(tmp_path):
+    import subprocess
+    import sys
+
+    script = ("import sys\nfrom bench.results import ResultStore, locked_append\n"
+              "store = ResultStore(sys.argv[1])\n"
+              "for i in range(200):\n"
+              "    locked_append(store.path, ['{\"cell_id\": \"%s-%d\", \"metric\": \"m\", \"pad\": \"%s\"}' % (sys.argv[2], i, 'x' * 3000)])\n")
+    workers = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), name]) for name in ("a", "b")]
+    assert [w.wait(timeout=120) for w in workers] == [0, 0]
+    rows = read_jsonl(tmp_path / "results.jsonl")
+    assert len(rows) == 400 and len({r["cell_id"] for r in rows}) == 400
+
+
+def test_a_second_run_on_the_same_output_folder_stops_with_a_clear_error(tmp_path):
+    from bench.results import StoreLockedError
+
+    runner = _runner(tmp_path, ToyEncoder())
+    with ResultStore(tmp_path / "out").exclusive():
+        with pytest.raises(StoreLockedError, match="another alignbench run is writing here"):
+            runner.run()
+    assert runner.run().done == 28  # the lock is released with its holder

@@ -351,12 +351,17 @@ class ResultStore:
                              lambda errors: [e for e in errors if e["cell_id"] not in cell_ids])
 
     def drop_older_groups(self) -> int:
-        """Remove the rows of earlier runs of cells that ran again (their code or data changed)."""
+        """Remove the rows of earlier runs of cells that ran again (their code or data changed), and the
+        failure records of cells that have succeeded since."""
         def keep_latest(rows):
             latest = {id(row) for group in latest_groups(rows).values() for row in group}
             return [row for row in rows if id(row) in latest]
 
-        return self._rewrite(keep_latest, lambda errors: errors)
+        def key(error: dict) -> tuple:
+            return error["cell_id"], error["at"], error["message"]
+
+        current = {key(e) for e in self.errors()}
+        return self._rewrite(keep_latest, lambda errors: [e for e in errors if key(e) in current])
 
     def _rewrite(self, keep_rows, keep_errors) -> int:
         dropped = 0

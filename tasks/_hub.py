@@ -1,11 +1,16 @@
-"""Hugging Face hub fallbacks, used only when the data root has no local copy of a task's data.
+"""Hugging Face hub fallbacks, used only when the data root has no local copy of a task's data and the
+user asked for them (`ALIGNBENCH_HUB=1`): the harness runs offline, and a missing local folder must
+fail at once with a clear message instead of trying the network.
 
 Revisions are pinned (the ones MTEB pins), so a hub-loaded number refers to fixed data.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+
+HUB_ENV = "ALIGNBENCH_HUB"
 
 
 class HubUnavailableError(FileNotFoundError):
@@ -33,7 +38,14 @@ def _fail(source: HubSource, local: str, error: Exception) -> HubUnavailableErro
     )
 
 
+def _allowed(source: HubSource, local: str) -> None:
+    if os.environ.get(HUB_ENV) != "1":
+        raise HubUnavailableError(f"no local copy at {local}; the hub fallback {source.describe()} is off "
+                                  f"(set {HUB_ENV}=1 to allow it, or put the original files under the data root)")
+
+
 def configs(source: HubSource, local: str) -> list[str]:
+    _allowed(source, local)
     try:
         import datasets
 
@@ -43,6 +55,7 @@ def configs(source: HubSource, local: str) -> list[str]:
 
 
 def rows(source: HubSource, config: str, local: str) -> list[dict]:
+    _allowed(source, local)
     try:
         import datasets
 

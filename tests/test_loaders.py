@@ -121,6 +121,7 @@ def test_missing_local_copy_falls_back_to_the_pinned_hub_revision(tmp_path, monk
             [{"sentence1": f"s{i}", "sentence2": f"t{i}", "score": float(i)} for i in range(4)]),
     )
     monkeypatch.setitem(__import__("sys").modules, "datasets", fake)
+    monkeypatch.setenv("ALIGNBENCH_HUB", "1")
     assert Tatoeba().languages(tmp_path) == ["de"]
     assert load_tatoeba(tmp_path, "de") == (["Hallo.", "Ja."], ["Hello.", "Yes."])
     assert ("mteb/tatoeba-bitext-mining", "deu-eng", "test", "9080400076fbadbb4c4dcb136ff4eddc40b42553") in calls
@@ -139,8 +140,26 @@ def test_hub_unreachable_gives_a_clear_error(tmp_path, monkeypatch):
 
     monkeypatch.setitem(__import__("sys").modules, "datasets",
                         types.SimpleNamespace(get_dataset_config_names=offline, load_dataset=offline))
+    monkeypatch.setenv("ALIGNBENCH_HUB", "1")
     with pytest.raises(FileNotFoundError, match=r"no local copy at .*tatoeba and mteb/tatoeba-bitext-mining@9080400076fb"):
         Tatoeba().languages(tmp_path)
+
+
+def test_the_hub_is_never_tried_unless_asked_for(tmp_path, monkeypatch):
+    import types
+
+    def network(*args, **kwargs):
+        raise AssertionError("the hub was contacted")
+
+    monkeypatch.delenv("ALIGNBENCH_HUB", raising=False)
+    monkeypatch.setitem(__import__("sys").modules, "datasets",
+                        types.SimpleNamespace(get_dataset_config_names=network, load_dataset=network))
+    with pytest.raises(FileNotFoundError, match=r"hub fallback .* is off \(set ALIGNBENCH_HUB=1"):
+        Tatoeba().languages(tmp_path)
+    from tasks.sts import Sts
+
+    with pytest.raises(FileNotFoundError, match="ALIGNBENCH_HUB=1"):
+        Sts().languages(tmp_path)
 
 
 def _bucc(tmp_path: Path, gold: str, zh: str = "zh-1\t你好\n") -> Path:

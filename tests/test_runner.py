@@ -295,3 +295,22 @@ def test_a_second_run_on_the_same_output_folder_stops_with_a_clear_error(tmp_pat
         with pytest.raises(StoreLockedError, match="another alignbench run is writing here"):
             runner.run()
     assert runner.run().done == 28  # the lock is released with its holder
+
+
+def test_prune_keeps_only_each_cells_latest_run_and_current_failures(tmp_path):
+    import json
+
+    path = tmp_path / "results.jsonl"
+
+    def row(cell, run, value, at="2026-01-01T00:00:00+00:00"):
+        return {"cell_id": cell, "metric": "m", "subset": "", "run_id": run, "started_at": run, "cell_rows": 1,
+                "finished_at": at, "value": value}
+
+    path.write_text("".join(json.dumps(r) + "\n" for r in [row("a", "r1", 1.0), row("b", "r1", 2.0), row("a", "r2", 3.0)]))
+    error = {"cell_id": "b", "at": "2025-01-01T00:00:00+00:00", "message": "old failure, succeeded since"}
+    later = {"cell_id": "c", "at": "2026-02-01T00:00:00+00:00", "message": "still failing"}
+    (tmp_path / "errors.jsonl").write_text(json.dumps(error) + "\n" + json.dumps(later) + "\n")
+    store = ResultStore(tmp_path)
+    assert store.drop_older_groups() == 1
+    assert [(r["cell_id"], r["value"]) for r in read_jsonl(path)] == [("b", 2.0), ("a", 3.0)]
+    assert [e["cell_id"] for e in read_jsonl(tmp_path / "errors.jsonl")] == ["c"]

@@ -138,6 +138,9 @@ class AlignedEncoder:
     def weights(self):
         return self.base.weights() if self.identity else None
 
+    def space(self, lang: str) -> str:
+        return self.base.space(lang) if self.identity else f"{self.fingerprint}:pivot"  # mapped into the pivot's
+
     def encode(self, texts: Sequence[str], lang: str, spec: EncodeSpec) -> Embeddings:
         if spec.layers != (self.layer,):
             raise ValueError(f"{self.name} was fitted at layer {self.layer}; asked for layers {spec.layers}")

@@ -128,6 +128,9 @@ class CachedEncoder:
     def weights(self):
         return self.base.weights()
 
+    def space(self, lang: str) -> str:
+        return self.base.space(lang)
+
     def _bucket(self, spec: EncodeSpec, layer: int, lang: str) -> _Bucket:
         return self.cache.bucket(bucket_key(self.fingerprint, spec, layer, lang))
 

@@ -61,6 +61,9 @@ def _not_applicable(resolved_languages: tuple[str, ...], cell: Cell, method: Ent
         needs.add(Requirement.TOKEN_STATES)
     if Requirement.TRAINABLE_WEIGHTS in needs and not method.spec.keeps_weights_trainable:
         return f"{cell.task.label} trains the encoder; {method.name} only maps frozen vectors"
+    if method.spec.identity and len({encoder.space(lang) for lang in resolved_languages}) > 1:
+        return (f"encoder {cell.encoder} encodes {', '.join(resolved_languages)} with independent models; "
+                f"{method.name} leaves them in different spaces (only a fitted map makes them comparable)")
     for need in sorted(needs, key=lambda n: n.value):
         lacking = [lang for lang in resolved_languages if need not in encoder.capabilities(lang)]
         if lacking:

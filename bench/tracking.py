@@ -29,6 +29,9 @@ def quiet_offline_mlflow() -> None:
 
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when mlflow configures its logger
+    import mlflow  # noqa: F401  (configures the "mlflow" logger; quieten it afterwards too)
+
     for name in ("alembic", "mlflow"):
         logging.getLogger(name).setLevel(logging.WARNING)
 

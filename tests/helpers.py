@@ -40,6 +40,9 @@ class ToyEncoder:
     def weights(self) -> None:
         return None
 
+    def space(self, lang: str) -> str:
+        return self.fingerprint
+
     def vector(self, text: str, layer: int) -> np.ndarray:
         seed = int(hashlib.sha256(f"{text}|{layer}".encode()).hexdigest()[:8], 16)
         return np.random.default_rng(seed).normal(size=DIM).astype(np.float32)

@@ -47,6 +47,7 @@ class Encoder(Protocol):
     """Anything that turns texts of one language into vectors.
 
     `fingerprint` changes whenever the vectors could change (weights, tokenizer, fitted map).
+    `space(lang)` names the vector space of `lang` (independent encoders give languages different ones);
     `capabilities(lang)` says what it offers beyond pooled vectors for texts in `lang` (token states,
     trainable weights), so the plan can tell which cells cannot run before running them; `weights()`
     is the trainable model behind it (directory, fingerprint), or None.
@@ -62,6 +63,10 @@ class Encoder(Protocol):
     def num_layers(self) -> int: ...
 
     def capabilities(self, lang: str) -> frozenset[Requirement]: ...
+
+    def space(self, lang: str) -> str:
+        """Which vector space texts in `lang` land in (the fingerprint of the model that encodes them):
+        two languages are comparable without a fitted map only when their spaces are equal."""
 
     def weights(self) -> tuple[Path, str] | None: ...
 

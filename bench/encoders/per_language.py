@@ -37,6 +37,9 @@ class PerLanguageEncoder:
     def weights(self) -> None:
         return None
 
+    def space(self, lang: str) -> str:
+        return self.encoder_for(lang).space(lang)
+
     def encoder_for(self, lang: str) -> Encoder:
         return self.by_language.get(lang, self.default)
 

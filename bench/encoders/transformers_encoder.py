@@ -64,6 +64,9 @@ class TransformersEncoder:
     def capabilities(self, lang: str) -> frozenset[Requirement]:
         return TRANSFORMER_CAPABILITIES
 
+    def space(self, lang: str) -> str:
+        return self.fingerprint
+
     def weights(self) -> tuple[Path, str]:
         return self.model_dir, self.fingerprint
 

@@ -52,6 +52,9 @@ class UseM3Encoder:
     def num_layers(self) -> int:
         return 0
 
+    def space(self, lang: str) -> str:
+        return self.fingerprint
+
     def capabilities(self, lang: str) -> frozenset:
         return frozenset()  # sentence vectors only; its TF-Lite graph is not trainable here
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +19,19 @@ class ArtifactStore:
         self.root = Path(root) / "artifacts"
 
     def load(self, key: str) -> dict[str, np.ndarray] | None:
+        """The stored state, or None when there is none; an unreadable one (truncated by a kill, a full
+        disk) is reported with its path and deleted, so the caller fits again."""
         path = self.root / f"{key}.npz"
         if not path.is_file():
             return None
-        with np.load(path, allow_pickle=False) as data:
-            return {name.replace(_SEP, "/"): data[name] for name in data.files}
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {name.replace(_SEP, "/"): data[name] for name in data.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            logging.getLogger("alignbench").warning("artifact store: discarding unreadable %s (%s: %s); refitting",
+                                                    path, type(error).__name__, error)
+            path.unlink(missing_ok=True)
+            return None
 
     def meta(self, key: str) -> dict:
         """The JSON sidecar written with a state ({} when there is none)."""

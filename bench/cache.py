@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 import uuid
@@ -24,6 +25,7 @@ from bench.encoders.base import Embeddings, Encoder
 from bench.specs import EncodeSpec
 
 CACHE_FORMAT = "2"
+_log = logging.getLogger("alignbench")
 _TOKEN_ARRAYS = ("tokens", "lengths", "offsets")
 
 
@@ -47,8 +49,16 @@ class _Shard:
     token_starts: np.ndarray | None
 
 
+class CacheEntryError(RuntimeError):
+    """A cache entry that failed verification; it has been discarded and will be recomputed."""
+
+
 class _Bucket:
-    """All shards of one (encoder, spec, layer, language); text hash -> (shard, row)."""
+    """All shards of one (encoder, spec, layer, language); text hash -> (shard, row).
+
+    Each listing JSON records the byte size of its arrays; a listing that does not parse, or whose arrays
+    are missing or of another size (a kill or a full disk mid-write), is reported with its path and
+    discarded, so its texts are encoded again instead of failing every later run."""
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -56,16 +66,40 @@ class _Bucket:
         self.shards: dict[str, _Shard] = {}
         if folder.is_dir():
             for listing in sorted(folder.glob("*.json")):
-                self._add(listing.stem, json.loads(listing.read_text())["texts"])
+                try:
+                    content = json.loads(listing.read_text())
+                    hashes = content["texts"]
+                    for key, size in content.get("files", {}).items():
+                        found = (folder / f"{listing.stem}.{key}.npy").stat().st_size
+                        if found != size:
+                            raise ValueError(f"{listing.stem}.{key}.npy has {found} bytes, {size} recorded")
+                except (OSError, ValueError, KeyError, TypeError) as error:
+                    self.discard(listing.stem, f"{type(error).__name__}: {error}")
+                    continue
+                self._add(listing.stem, hashes)
 
     def _add(self, shard: str, hashes: list[str]) -> None:
         for row, key in enumerate(hashes):
             self.rows.setdefault(key, (shard, row))
 
+    def discard(self, name: str, why: str) -> None:
+        """Forget a shard and delete its files (its texts count as missing again)."""
+        _log.warning("embedding cache: discarding %s (%s); its vectors will be recomputed", self.folder / f"{name}.json", why)
+        self.rows = {key: place for key, place in self.rows.items() if place[0] != name}
+        self.shards.pop(name, None)
+        for path in [self.folder / f"{name}.json", *self.folder.glob(f"{name}.*.npy")]:
+            path.unlink(missing_ok=True)
+
     def shard(self, name: str) -> _Shard:
         if name not in self.shards:
-            arrays = {f.name.split(".")[1]: np.load(f, mmap_mode="r", allow_pickle=False)
-                      for f in self.folder.glob(f"{name}.*.npy")}
+            try:
+                arrays = {f.name.split(".")[1]: np.load(f, mmap_mode="r", allow_pickle=False)
+                          for f in self.folder.glob(f"{name}.*.npy")}
+                if "pooled" not in arrays:
+                    raise ValueError("no pooled array")
+            except (OSError, ValueError, EOFError) as error:
+                self.discard(name, f"{type(error).__name__}: {error}")
+                raise CacheEntryError(f"{self.folder / name}: unreadable shard, discarded") from error
             starts = np.concatenate([[0], np.cumsum(arrays["lengths"])]) if "lengths" in arrays else None
             self.shards[name] = _Shard(arrays, starts)
         return self.shards[name]
@@ -73,12 +107,14 @@ class _Bucket:
     def write(self, hashes: list[str], arrays: dict[str, np.ndarray], meta: dict) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         name = uuid.uuid4().hex[:16]
+        sizes = {}
         for key, array in arrays.items():
             tmp = self.folder / f".{name}.{key}.tmp.npy"
             np.save(tmp, np.ascontiguousarray(array), allow_pickle=False)
+            sizes[key] = tmp.stat().st_size
             os.replace(tmp, self.folder / f"{name}.{key}.npy")
         tmp = self.folder / f".{name}.json.tmp"
-        tmp.write_text(json.dumps({"texts": hashes, "meta": meta}, sort_keys=True))
+        tmp.write_text(json.dumps({"texts": hashes, "meta": meta, "files": sizes}, sort_keys=True))
         os.replace(tmp, self.folder / f"{name}.json")
         self._add(name, hashes)
 
@@ -138,11 +174,16 @@ class CachedEncoder:
         texts = list(texts)
         hashes = [text_hash(t) for t in texts]
         layers = sorted(set(spec.layers) | {l for l in self.prefetch_layers if l <= self.num_layers})
-        missing = {layer: {h for h in hashes if h not in self._bucket(spec, layer, lang).rows} for layer in layers}
-        if any(missing[layer] for layer in spec.layers):
-            self._fill(texts, hashes, lang, spec, [layer for layer in layers if missing[layer]],
-                       set().union(*missing.values()))
-        return self._assemble(hashes, lang, spec)
+        for attempt in (1, 2):
+            missing = {layer: {h for h in hashes if h not in self._bucket(spec, layer, lang).rows} for layer in layers}
+            if any(missing[layer] for layer in spec.layers):
+                self._fill(texts, hashes, lang, spec, [layer for layer in layers if missing[layer]],
+                           set().union(*missing.values()))
+            try:
+                return self._assemble(hashes, lang, spec)
+            except CacheEntryError:
+                if attempt == 2:
+                    raise  # a shard written a moment ago is unreadable: the cache folder itself is broken
 
     def _fill(self, texts, hashes, lang, spec, layers, todo: set[str]) -> None:
         chosen = list({h: t for h, t in zip(hashes, texts) if h in todo}.items())
@@ -185,3 +226,28 @@ class CachedEncoder:
         if not spec.keep_tokens:
             return Embeddings(pooled=pooled)
         return Embeddings(pooled=pooled, tokens=tokens, lengths=lengths, offsets=offsets)
+
+
+# What a kill can leave behind: temporary files of atomic writes and staging folders of model builds.
+_TEMPORARY = ("embeddings/**/.*.tmp.npy", "embeddings/**/.*.json.tmp", "artifacts/.tmp-*", "heads/.*.tmp",
+              "models/.building-*")
+
+
+def sweep_temporary(cache_dir: Path, out_dir: Path, older_than: float = 600.0) -> tuple[int, int]:
+    """Delete temporary files and staging folders older than `older_than` seconds (younger ones may
+    belong to a run that is still writing); returns (entries removed, bytes freed)."""
+    import shutil
+
+    now, removed, freed = time.time(), 0, 0
+    candidates = [p for pattern in _TEMPORARY for p in Path(cache_dir).glob(pattern)]
+    candidates += list(Path(out_dir).glob(".*.jsonl.*"))  # temp files of atomic rewrites (prune)
+    for path in candidates:
+        try:
+            if now - path.stat().st_mtime < older_than:
+                continue
+            size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        except OSError:
+            continue
+        removed, freed = removed + 1, freed + size
+    return removed, freed

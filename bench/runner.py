@@ -21,7 +21,7 @@ from bench import __version__
 from bench.alignment import AlignedEncoder, AlignmentData, MissingResourceError, canonical_json, fitted_state, restore_state
 from bench.anchors import TextPairs, dictionary_pairs, evaluation_texts, monolingual_sentences, parallel_sentences
 from bench.artifacts import ArtifactStore
-from bench.cache import CachedEncoder, EmbeddingCache
+from bench.cache import CachedEncoder, EmbeddingCache, sweep_temporary
 from bench.encoders.base import Encoder
 from bench.grid import GridSpec, expand, instantiate, task_layers
 from bench.languages import PIVOT
@@ -283,8 +283,11 @@ class Runner:
     def _run(self) -> RunSummary:
         start = time.perf_counter()
         self.store.repair()
+        removed, freed = sweep_temporary(self.options.cache_dir, self.options.out_dir)
         plan = self.plan()
         summary = RunSummary(planned=len(plan.cells), not_applicable=len(plan.not_applicable), stale=dict(plan.stale))
+        if removed:
+            summary.warnings.append(f"removed {removed} temporary files left by an interrupted run ({freed / 1e6:.1f} MB)")
         summary.skipped = summary.planned - len(plan.todo) - summary.not_applicable
         for item in plan.not_applicable:
             summary.not_applicable_reasons[item.not_applicable] = summary.not_applicable_reasons.get(item.not_applicable, 0) + 1

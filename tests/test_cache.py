@@ -80,3 +80,65 @@ def test_token_level_entries_round_trip(tmp_path):
     out = cached.encode(["de", "xyzw", "abc"], "en", spec)
     assert out.lengths.tolist() == [2, 4, 3]
     assert out.token_states(1, 1).shape == (4, 2) and out.offsets[:2].tolist() == [[0, 1], [1, 2]]
+
+
+def test_corrupt_cache_entries_are_reported_discarded_and_recomputed(tmp_path, caplog):
+    import json
+
+    from bench.cache import CachedEncoder, EmbeddingCache
+    from bench.specs import EncodeSpec
+    from tests.helpers import ToyEncoder
+
+    spec = EncodeSpec(layers=(1,))
+    texts = [f"text {i}" for i in range(20)]
+    reference = CachedEncoder(ToyEncoder(), EmbeddingCache(tmp_path)).encode(texts, "de", spec).pooled[1]
+    shards = sorted((tmp_path / "embeddings").rglob("*.pooled.npy"))
+    assert len(shards) == 1
+    damages = {
+        "truncated shard": lambda: shards[0].write_bytes(shards[0].read_bytes()[:100]),
+        "deleted shard": lambda: shards[0].unlink(),
+        "corrupt listing": lambda: shards[0].with_name(shards[0].name.split(".")[0] + ".json").write_text("{not json"),
+    }
+    for what, damage in damages.items():
+        damage()
+        caplog.clear()
+        toy = ToyEncoder()
+        again = CachedEncoder(toy, EmbeddingCache(tmp_path)).encode(texts, "de", spec).pooled[1]
+        np.testing.assert_array_equal(again, reference)
+        assert toy.calls == 1, what  # recomputed once
+        assert "discarding" in caplog.text and "embeddings" in caplog.text, what
+        shards = sorted((tmp_path / "embeddings").rglob("*.pooled.npy"))
+        listing = json.loads(shards[0].with_name(shards[0].name.split(".")[0] + ".json").read_text())
+        assert listing["files"]["pooled"] == shards[0].stat().st_size
+        toy = ToyEncoder()
+        CachedEncoder(toy, EmbeddingCache(tmp_path)).encode(texts, "de", spec)
+        assert toy.calls == 0, what  # the recomputed entry is good
+
+
+def test_a_truncated_artifact_is_discarded_and_refitted(tmp_path, caplog):
+    from bench.artifacts import ArtifactStore
+
+    store = ArtifactStore(tmp_path)
+    store.save("key", {"W": np.eye(3)}, {})
+    path = tmp_path / "artifacts" / "key.npz"
+    path.write_bytes(path.read_bytes()[:40])
+    assert store.load("key") is None
+    assert "discarding unreadable" in caplog.text and str(path) in caplog.text and not path.exists()
+
+
+def test_temporary_files_left_by_a_kill_are_swept(tmp_path):
+    import os
+
+    from bench.cache import sweep_temporary
+
+    old = [tmp_path / "cache" / "embeddings" / "ab" / "abc" / ".x.pooled.tmp.npy", tmp_path / "cache" / "artifacts" / ".tmp-1.npz",
+           tmp_path / "out" / ".results.jsonl.123", tmp_path / "cache" / "models" / ".building-9" / "model.safetensors"]
+    young = tmp_path / "cache" / "artifacts" / ".tmp-2.npz"  # may belong to a run still writing
+    kept = tmp_path / "cache" / "artifacts" / "key.npz"
+    for path in old + [young, kept]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * 10)
+    for path in old + [kept, old[-1].parent]:
+        os.utime(path, (0, 0))
+    assert sweep_temporary(tmp_path / "cache", tmp_path / "out") == (4, 40)
+    assert not any(p.exists() for p in old) and young.exists() and kept.exists()

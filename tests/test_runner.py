@@ -314,3 +314,31 @@ def test_prune_keeps_only_each_cells_latest_run_and_current_failures(tmp_path):
     assert store.drop_older_groups() == 1
     assert [(r["cell_id"], r["value"]) for r in read_jsonl(path)] == [("b", 2.0), ("a", 3.0)]
     assert [e["cell_id"] for e in read_jsonl(tmp_path / "errors.jsonl")] == ["c"]
+
+
+def test_a_run_with_the_mlflow_mirror_makes_no_network_call(tmp_path, monkeypatch):
+    import socket
+
+    attempts = []
+    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host not in ("localhost", "127.0.0.1", "::1", None):
+            attempts.append(host)
+            raise OSError(f"network blocked in this test: {host}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def connect(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in ("127.0.0.1", "::1", "localhost"):
+            attempts.append(address)
+            raise OSError(f"network blocked in this test: {address}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    summary = _runner(tmp_path, ToyEncoder(), tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}").run()
+    import time
+
+    time.sleep(2)  # a telemetry thread would have fired by now
+    assert summary.done == 28 and not summary.warnings
+    assert attempts == []

@@ -73,11 +73,10 @@ def _store(results: Path, must_exist: bool = False):
     return ResultStore(results.parent, results)
 
 
-def _leaderboard(results: Path, out: Path, must_exist: bool = False) -> list[Path]:
-    from bench.leaderboard import render
+def _leaderboard(results: Path, out: Path) -> list[Path]:
+    from bench.leaderboard import render_results
 
-    store = _store(results, must_exist)
-    return render(store.current_rows(), store.errors(), out, store.not_applicable())
+    return render_results(results, out)
 
 
 def _silence_progress() -> None:
@@ -204,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "prune":
             runner = _runner(args, tracking=False)
             cells = runner.superseded()
-            dropped = runner.store.drop_cells(cells | runner.stale_failures())
+            inapplicable = {item.cell_id for item in runner.plan().not_applicable}  # records of code that no longer runs them
+            dropped = runner.store.drop_cells(cells | runner.stale_failures() | inapplicable)
             print(f"dropped {dropped} rows of {len(cells)} superseded cells from {runner.store.path}")
             earlier = runner.store.drop_older_groups()
             print(f"dropped {earlier} rows of earlier runs of cells that ran again (code or data changed)")
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"leaderboard: {written[0].parent}")
             return 0
         if args.command == "leaderboard":
-            written = _leaderboard(Path(args.results), Path(args.out), must_exist=True)
+            written = _leaderboard(Path(args.results), Path(args.out))
             print("\n".join(str(p) for p in written))
             return 0
         if args.command == "mlflow-sync":

@@ -341,3 +341,14 @@ def transfer_table(rows: list[dict]) -> pd.DataFrame:
     table = pd.DataFrame.from_dict(out, orient="index")
     table.index = pd.MultiIndex.from_tuples(table.index, names=keys)
     return table.sort_index()
+
+
+def render_results(results: Path, out_dir: Path) -> list[Path]:
+    """The leaderboard of a results file as `alignbench leaderboard` writes it: each cell's latest run,
+    failures that still hold, and the cells planned as not applicable."""
+    from bench.results import ResultStore
+
+    if not Path(results).is_file():
+        raise FileNotFoundError(f"no results file {results} (run a grid first, or pass --results)")
+    store = ResultStore(Path(results).parent, Path(results))
+    return render(store.current_rows(), store.errors(), out_dir, store.not_applicable())

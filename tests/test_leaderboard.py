@@ -1,8 +1,6 @@
 import filecmp
-from pathlib import Path
 
-from bench.leaderboard import MISSING, aggregate, correlation_table, diagnostics_table, render, task_tables
-from bench.results import ResultStore, read_jsonl
+from bench.leaderboard import MISSING, aggregate, correlation_table, diagnostics_table, render, render_results, task_tables
 from tests.conftest import REPO
 
 
@@ -47,9 +45,7 @@ def test_failed_cells_are_listed(tmp_path):
 def test_committed_leaderboard_is_up_to_date(tmp_path):
     results = REPO / "results" / "results.jsonl"
     assert results.is_file(), "results/results.jsonl is committed with the default grid's results"
-    store = ResultStore(results.parent)
-    errors = read_jsonl(store.errors_path) if store.errors_path.exists() else []
-    render(store.rows(), errors, tmp_path)
+    render_results(results, tmp_path)
     committed = REPO / "leaderboard"
     for path in sorted(tmp_path.iterdir()):
         assert (committed / path.name).read_text() == path.read_text(), f"leaderboard/{path.name} is stale: run `alignbench leaderboard`"

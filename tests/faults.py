@@ -31,25 +31,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 POINTS = ("encode", "cache", "fit", "append", "mlflow")
 
-GRID = """
-name = "faults"
-seeds = [0, 1]
-[[encoders]]
-name = "toy"
-layers = [1, 2]
-[[methods]]
-name = "original"
-[[methods]]
-name = "procrustes"
-params = { max_pairs = 30 }
-[[methods]]
-name = "normalization"
-params = { max_sentences = 30 }
-[[tasks]]
-name = "tatoeba"
-[[tasks]]
-name = "sts"
-"""
 
 
 def _kill() -> None:
@@ -124,12 +105,12 @@ def _install(point: str, hit: int, counts: Counter) -> None:
 def make_runner(root: Path, mlflow: bool):
     from bench.grid import load_grid
     from bench.runner import Runner, RunOptions
-    from tests.helpers import ToyEncoder, write_fixture_data
+    from tests.helpers import TOY_GRID, ToyEncoder, write_fixture_data
 
     root = Path(root)
     if not (root / "data").exists():
         write_fixture_data(root / "data")
-    (root / "grid.toml").write_text(GRID)
+    (root / "grid.toml").write_text(TOY_GRID)
     tracking = f"sqlite:///{root / 'out' / 'mlflow.db'}" if mlflow else None
     options = RunOptions(data_dir=root / "data", out_dir=root / "out", cache_dir=root / "cache", tracking_uri=tracking,
                          progress=False)

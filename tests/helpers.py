@@ -67,6 +67,29 @@ class TransformerLikeEncoder(ToyEncoder):
         return TRANSFORMER_CAPABILITIES
 
 
+# The runner tests' grid: 2 layers x 3 methods x (tatoeba de, fr + sts en-en) x 2 seeds = 36 cells on the
+# fixture data (8 of them not applicable: no French parallel data or monolingual text).
+TOY_GRID = """
+name = "toy"
+seeds = [0, 1]
+[[encoders]]
+name = "toy"
+layers = [1, 2]
+[[methods]]
+name = "original"
+[[methods]]
+name = "procrustes"
+params = { max_pairs = 30 }
+[[methods]]
+name = "normalization"
+params = { max_sentences = 30 }
+[[tasks]]
+name = "tatoeba"
+[[tasks]]
+name = "sts"
+"""
+
+
 def write_fixture_data(root: Path) -> Path:
     """A tiny data root in the real formats (hand-written fixture, not real data)."""
     tatoeba = root / "tatoeba"

@@ -8,27 +8,9 @@ import pytest
 from bench.grid import GridError, load_grid
 from bench.results import ResultStore, read_jsonl
 from bench.runner import Runner, RunOptions
+from tests.helpers import TOY_GRID as GRID
 from tests.helpers import ToyEncoder, write_fixture_data
 
-GRID = """
-name = "toy"
-seeds = [0, 1]
-[[encoders]]
-name = "toy"
-layers = [1, 2]
-[[methods]]
-name = "original"
-[[methods]]
-name = "procrustes"
-params = { max_pairs = 30 }
-[[methods]]
-name = "normalization"
-params = { max_sentences = 30 }
-[[tasks]]
-name = "tatoeba"
-[[tasks]]
-name = "sts"
-"""
 
 
 def _runner(tmp_path: Path, encoder: ToyEncoder, tracking_uri: str | None = None) -> Runner:

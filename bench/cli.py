@@ -127,7 +127,7 @@ def _run(args) -> int:
           f"{summary.not_applicable} not applicable, {summary.done} run, {summary.failed} failed; "
           f"encoder ran {summary.encoder_calls} times ({summary.encode_seconds:.1f} s encoding); {summary.seconds:.1f} s")
     for reason, count in sorted(summary.not_applicable_reasons.items()):
-        print(f"  not applicable: {count} cells: {reason}")
+        print(f"  not applicable: {count} cell{'s' if count != 1 else ''}: {reason}")
     for line in summary.warnings:
         print(f"warning: {line}", file=sys.stderr)
     for line in summary.errors:

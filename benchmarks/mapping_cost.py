@@ -47,20 +47,23 @@ def fit_once(data: Path, cache: Path, language: str, layer: int, method: str, th
     from bench.cache import CachedEncoder, EmbeddingCache
     from bench.encoders.sources import resolve_encoder
     from bench.grid import Cell, Choice
-    from bench.registry import tasks
+    from bench.plan import resolve
+    from bench.registry import load_registry
     from bench.runner import AlignerBuilder, RunOptions
     from tasks.tatoeba import Tatoeba
 
     options = RunOptions(data_dir=data, out_dir=Path(tempfile.mkdtemp()), cache_dir=cache, progress=False, threads=threads)
     base = CachedEncoder(resolve_encoder("e5-small-offline", cache, 64, threads), EmbeddingCache(cache), progress=False)
-    evaluation_texts(data, tuple(sorted(tasks())))  # the leakage guard's texts: loaded before the clock starts
-    builder = AlignerBuilder(options, ArtifactStore(Path(tempfile.mkdtemp())), tuple(sorted(tasks())))
+    registry = load_registry()
+    evaluation_texts(data, registry)  # the leakage guard's texts: loaded before the clock starts
+    builder = AlignerBuilder(options, ArtifactStore(Path(tempfile.mkdtemp())), registry)
     choice = Choice(method, tuple(sorted(METHODS[method].items())))
     cell = Cell("e5-small-offline", base.fingerprint, layer, choice, Choice("tatoeba"), language, 0)
+    resolved = resolve(cell, registry, base, data)
     spec = dataclasses.replace(Tatoeba().encode_spec(layer), keep_tokens=False)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
-    _, provenance, fit_seconds = builder.build(cell, base, spec, (language, "en"))
+    _, provenance, fit_seconds = builder.build(resolved, base, spec)
     wall = time.perf_counter() - start
     return {"method": choice.label, "fit_s": round(fit_seconds, 2), "wall_s": round(wall, 2),
             "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),

@@ -75,7 +75,8 @@ def _not_applicable(resolved_languages: tuple[str, ...], cell: Cell, method: Ent
     return ""
 
 
-def resolve(cell: Cell, registry: Registry, encoder: Encoder, data_dir: Path) -> ResolvedCell:
+def resolve(cell: Cell, registry: Registry, encoder: Encoder, data_dir: Path, digest_memo: dict | None = None) -> ResolvedCell:
+    """`digest_memo`: one dict for all cells of a plan, so shared files are digested once."""
     method, task = registry.method(cell.method.name), registry.task(cell.task.name)
     task_obj = instantiate(task, cell.task.params)
     requests = tuple(instantiate(method, cell.method.params).needs())
@@ -95,7 +96,7 @@ def resolve(cell: Cell, registry: Registry, encoder: Encoder, data_dir: Path) ->
                 files += guard_files(data_dir, registry)
     except (ValueError, OSError, KeyError) as problem:  # a data file or folder the plan cannot even list
         reason, error = "", f"{type(problem).__name__}: {problem}"
-    inputs = {"code": code, "data": files_digest(files, data_dir), "data_files": len(set(files))}
+    inputs = {"code": code, "data": files_digest(files, data_dir, digest_memo), "data_files": len(set(files))}
     return ResolvedCell(cell, config_id(config), config, method, task, task_obj, requests, inputs, reason, error)
 
 

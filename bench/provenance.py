@@ -100,11 +100,21 @@ def file_digest(path: Path) -> str:
     return _file_digest(str(path), stat.st_size, stat.st_mtime_ns)
 
 
-def files_digest(files: Iterable[Path], root: Path) -> str:
-    """One digest over (path relative to `root`, content) of every file; missing files count as absent."""
+def files_digest(files: Iterable[Path], root: Path, memo: dict | None = None) -> str:
+    """One digest over (path relative to `root`, content) of every file, in path order; missing files
+    count as absent. `memo` (kept for one plan) saves re-reading the same files' entries for every cell:
+    a grid's anchored cells all list the leakage guard's files."""
+    memo = {} if memo is None else memo
+    entries = []
+    for name in {os.fspath(f) for f in files}:
+        found = memo.get((name, root))
+        if found is None:
+            path = Path(name)
+            relative = os.path.relpath(path, root) if path.is_absolute() else name
+            content = file_digest(path) if path.is_file() else "absent"
+            found = memo[(name, root)] = (path.parts, f"{relative}\0{content}\n".encode())
+        entries.append(found)
     digest = hashlib.sha256()
-    for path in sorted({Path(f) for f in files}):
-        name = os.path.relpath(path, root) if Path(path).is_absolute() else str(path)
-        content = file_digest(path) if Path(path).is_file() else "absent"
-        digest.update(f"{name}\0{content}\n".encode())
+    for _, entry in sorted(entries, key=lambda item: item[0]):
+        digest.update(entry)
     return digest.hexdigest()

@@ -231,7 +231,8 @@ class Runner:
             for choice in self.spec.encoders
         }
         cells, failures = expand(self.spec, self.options.data_dir, encoders, self.registry)
-        resolved = [resolve(cell, self.registry, encoders[cell.encoder], self.options.data_dir) for cell in cells]
+        memo: dict = {}  # file digests for this plan: files edited later are seen by the next plan
+        resolved = [resolve(cell, self.registry, encoders[cell.encoder], self.options.data_dir, memo) for cell in cells]
         finished = self.store.finished()
         todo, not_applicable, stale = [], [], {}
         for item in resolved:

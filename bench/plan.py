@@ -43,10 +43,15 @@ class ResolvedCell:
     @property
     def languages(self) -> tuple[str, ...]:
         """Every language the cell's vectors (and any fitted map) involve, pivot included."""
-        return tuple(sorted(set(self.task_obj.cell_languages(self.cell.language)) | {PIVOT}))
+        return _with_pivot(self.task_obj, self.cell.language)
 
 
-def _request_languages(request: AnchorRequest, languages: tuple[str, ...]) -> tuple[str, ...]:
+def _with_pivot(task_obj, language: str) -> tuple[str, ...]:
+    return tuple(sorted(set(task_obj.cell_languages(language)) | {PIVOT}))
+
+
+def request_languages(request: AnchorRequest, languages: tuple[str, ...]) -> tuple[str, ...]:
+    """The languages an anchor request is read for: every one for monolingual text, else all but the pivot."""
     if request.resource is Resource.MONOLINGUAL_TEXT:
         return languages
     return tuple(lang for lang in languages if lang != PIVOT)
@@ -69,7 +74,7 @@ def _not_applicable(resolved_languages: tuple[str, ...], cell: Cell, method: Ent
         if lacking:
             return f"encoder {cell.encoder} has no {need.value} for {', '.join(lacking)}"
     for request in requests:
-        for lang in _request_languages(request, resolved_languages):
+        for lang in request_languages(request, resolved_languages):
             if not resource_files(request.resource, data_dir, lang):
                 return f"no {request.resource.value.replace('_', ' ')} for {lang} in the data"
     return ""
@@ -81,17 +86,17 @@ def resolve(cell: Cell, registry: Registry, encoder: Encoder, data_dir: Path, di
     task_obj = instantiate(task, cell.task.params)
     requests = tuple(instantiate(method, cell.method.params).needs())
     config = json.loads(canonical_json(cell.resolved_config(registry)))
-    languages = tuple(sorted(set(task_obj.cell_languages(cell.language)) | {PIVOT}))
+    languages = _with_pivot(task_obj, cell.language)
     code = {"method": class_source_digest(method.cls), "task": class_source_digest(task.cls)}
-    error = ""
+    synthetic, error = task.spec.kind == "synthetic", ""
     files: list[Path] = []
     try:
-        reason = _not_applicable(languages, cell, method, task_obj, requests, encoder, data_dir, task.spec.kind == "synthetic")
-        if not reason and task.spec.kind != "synthetic":
+        reason = _not_applicable(languages, cell, method, task_obj, requests, encoder, data_dir, synthetic)
+        if not reason and not synthetic:
             files = list(task_obj.data_files(data_dir, cell.language))
             if requests:
                 for request in requests:
-                    for lang in _request_languages(request, languages):
+                    for lang in request_languages(request, languages):
                         files += resource_files(request.resource, data_dir, lang)
                 files += guard_files(data_dir, registry)
     except (ValueError, OSError, KeyError) as problem:  # a data file or folder the plan cannot even list

@@ -25,7 +25,7 @@ from bench.cache import CachedEncoder, EmbeddingCache, sweep_temporary
 from bench.encoders.base import Encoder
 from bench.grid import GridSpec, expand, instantiate, task_layers
 from bench.languages import PIVOT
-from bench.plan import ResolvedCell, resolve, staleness
+from bench.plan import ResolvedCell, request_languages, resolve, staleness
 from bench.registry import Registry, load_registry
 from bench.results import ErrorRow, ResultRow, ResultStore, read_jsonl, superseded_cells
 from bench.specs import AnchorRequest, EncodeSpec, Resource, Unit
@@ -152,8 +152,7 @@ class AlignerBuilder:
         banned = evaluation_texts(self.options.data_dir, self.registry)
         texts: dict[tuple[AnchorRequest, str], TextPairs] = {}
         for request in resolved.requests:
-            targets = languages if request.resource is Resource.MONOLINGUAL_TEXT else [l for l in languages if l != PIVOT]
-            for lang in targets:
+            for lang in request_languages(request, languages):
                 texts[(request, lang)] = _anchor_texts(request.resource, self.options.data_dir, lang, request.budget, banned)
         provenance = {f"{r.resource.value}:{lang}": t.provenance() for (r, lang), t in texts.items()}
         key_payload = {"method": entry.name, "version": entry.spec.version, "params": cell.method.params,
@@ -304,7 +303,7 @@ class Runner:
             summary.errors.append(f"task {failure.task} (discovering languages): {failure.error_type}: {message}")
             self.store.append_error(ErrorRow(run_id, f"discovery:{failure.task}", "*", "*", -1, failure.task, "*", -1,
                                              failure.error_type, message, "", _now()))
-        tracker = self._tracker(summary) if plan.todo else NullTracker()
+        tracker = self._tracker() if plan.todo else NullTracker()
         tracker.start_grid(f"{self.spec.name}-{run_id}", {"grid": self.spec.name, "run_id": run_id, "cells_planned": summary.planned,
                                                           "cells_to_run": len(plan.todo)})
         iterator = plan.todo
@@ -332,7 +331,7 @@ class Runner:
         summary.seconds = time.perf_counter() - start
         return summary
 
-    def _tracker(self, summary: RunSummary):
+    def _tracker(self):
         if not self.options.tracking_uri:
             return NullTracker()
         return open_tracker(self.options.tracking_uri, f"alignbench/{self.spec.name}", self.options.out_dir / "mlartifacts")

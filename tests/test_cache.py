@@ -142,3 +142,42 @@ def test_temporary_files_left_by_a_kill_are_swept(tmp_path):
         os.utime(path, (0, 0))
     assert sweep_temporary(tmp_path / "cache", tmp_path / "out") == (4, 40)
     assert not any(p.exists() for p in old) and young.exists() and kept.exists()
+
+
+def test_a_manifest_catches_truncated_missing_and_rewritten_files(tmp_path):
+    import os
+
+    from bench.manifest import manifest_problems, record_files
+
+    for name, body in {"weights.bin": b"w" * 1000, "config.json": b"{}"}.items():
+        (tmp_path / name).write_bytes(body)
+    files = record_files(tmp_path, ["weights.bin", "config.json"])
+    assert manifest_problems(tmp_path, files) == []
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(b"w" * 500)
+    assert manifest_problems(tmp_path, files) == [f"{weights}: 500 bytes, 1000 recorded"]
+    weights.write_bytes(b"x" * 1000)  # same size, new content, new mtime: hashed again
+    os.utime(weights, ns=(files["weights.bin"]["mtime_ns"] + 10**9,) * 2)
+    assert manifest_problems(tmp_path, files) == [f"{weights}: content differs from the recorded sha256"]
+    (tmp_path / "config.json").unlink()
+    assert f"{tmp_path / 'config.json'}: missing" in manifest_problems(tmp_path, files)
+
+
+@pytest.mark.slow
+def test_a_truncated_converted_model_is_named_and_rebuilt_identically(e5, cache_root, tmp_path, caplog):
+    import json
+    import shutil
+
+    from bench.encoders.offline_e5 import FINGERPRINT_FILE, build_e5_model_dir
+
+    built = build_e5_model_dir(cache_root)
+    recorded = json.loads((built / FINGERPRINT_FILE).read_text())["files"]
+    copy = tmp_path / "models" / built.name
+    shutil.copytree(built, copy)
+    weights = copy / "model.safetensors"
+    with open(weights, "r+b") as handle:
+        handle.truncate(recorded["model.safetensors"]["size"] // 2)
+    assert build_e5_model_dir(tmp_path) == copy
+    assert "unusable" in caplog.text and str(weights) in caplog.text
+    rebuilt = json.loads((copy / FINGERPRINT_FILE).read_text())["files"]
+    assert {n: r["sha256"] for n, r in rebuilt.items()} == {n: r["sha256"] for n, r in recorded.items()}  # deterministic

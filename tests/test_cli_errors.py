@@ -29,6 +29,12 @@ def committed(tmp_path):
     ('seeds = ["a"]\n' + GRID, "seeds must be a list of integers"),
     (GRID + '[[methods]]\nname = "original"\n', r"methods\[1\]: original is listed twice"),
     (GRID.replace("layers = [1]", "layers = [-1]"), r"layers must be >= 0"),
+    ('[[encoders]]\nname = "toy"\nlayers = [1]\n[[methods]]\nname = "original"\n[[tasks]]\nname = "tatoeba"\n'
+     'params = { limit = -5 }\n', r"tasks\[0\]: tatoeba: parameter 'limit' must be a finite number >= 0, got -5"),
+    ('[[encoders]]\nname = "toy"\nlayers = [1]\n[[methods]]\nname = "procrustes"\nparams = { max_pairs = 3.5 }\n'
+     '[[tasks]]\nname = "sts"\n', r"procrustes: parameter 'max_pairs' must be int, got 3.5"),
+    ('[[encoders]]\nname = "toy"\nlayers = [1]\n[[methods]]\nname = "fcnn"\nparams = { lr = nan }\n'
+     '[[tasks]]\nname = "sts"\n', r"fcnn: parameter 'lr' must be a finite number >= 0, got nan"),
     ("[[encoders]\n", "invalid TOML"),
 ])
 def test_bad_grids_name_the_file_and_key(tmp_path, committed, capsys, grid, message):

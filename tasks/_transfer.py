@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
 import math
 import os
 import uuid
@@ -71,11 +72,23 @@ class HeadStore:
         self.root = Path(cache_dir) / "heads" if cache_dir else None
 
     def load(self, key: str):
+        """The saved head, or None; an unreadable one (truncated by a kill, a full disk) is reported with
+        its path and deleted, so the caller trains again."""
         import torch
 
-        if self.root is None or not (self.root / f"{key}.pt").is_file():
+        path = self.root / f"{key}.pt" if self.root is not None else None
+        if path is None or not path.is_file():
             return None
-        return torch.load(self.root / f"{key}.pt", weights_only=True)
+        try:
+            saved = torch.load(path, weights_only=True)
+            if not isinstance(saved, dict) or not {"state", "record"} <= set(saved):
+                raise ValueError("not a saved head (no 'state' and 'record')")
+            return saved
+        except Exception as error:  # torch raises RuntimeError, EOFError, pickle errors... for a bad file
+            logging.getLogger("alignbench").warning("head store: discarding unreadable %s (%s: %s); retraining",
+                                                    path, type(error).__name__, str(error)[:200])
+            path.unlink(missing_ok=True)
+            return None
 
     def save(self, key: str, payload: dict) -> None:
         import torch

@@ -94,6 +94,24 @@ def test_tagger_head_learns_and_is_reused_by_content(tmp_path):
     assert len({record["head_key"], other_seed["head_key"], other_data["head_key"]}) == 3
 
 
+def test_a_truncated_head_is_named_discarded_and_retrained(tmp_path, caplog):
+    from tasks.pos import _fit_tagger
+
+    X, y = _planted_tagging(0)
+    X_dev, y_dev = _planted_tagging(1, 200)
+    config = _transfer.HeadConfig("linear-tagger", epochs=2, lr=1e-2, batch_size=64, dropout=0.0)
+    ctx = TaskContext(Path("."), 1, 0, tmp_path)
+    head, record = _fit_tagger(X, y, X_dev, y_dev, 4, config, ctx)
+    path = tmp_path / "heads" / f"{record['head_key']}.pt"
+    for damage in (lambda: path.write_bytes(path.read_bytes()[:50]), lambda: path.write_bytes(b"")):
+        damage()
+        again, record2 = _fit_tagger(X, y, X_dev, y_dev, 4, config, ctx)
+        assert not record2["head_cached"] and "discarding unreadable" in caplog.text and str(path) in caplog.text
+        assert (_transfer.predict_in_batches(head, X_dev) == _transfer.predict_in_batches(again, X_dev)).all()
+        assert _fit_tagger(X, y, X_dev, y_dev, 4, config, ctx)[1]["head_cached"]  # the retrained head is good
+        caplog.clear()
+
+
 def test_new_head_does_not_depend_on_what_ran_before(tmp_path):
     """A head's initial weights come from the cell's seed, not from the process's global RNG state, so a
     resumed run trains the same head as a fresh one."""

@@ -27,10 +27,10 @@ from bench.grid import GridSpec, expand, instantiate, task_layers
 from bench.languages import PIVOT
 from bench.plan import ResolvedCell, request_languages, resolve, staleness
 from bench.registry import Registry, load_registry
-from bench.results import ErrorRow, ResultRow, ResultStore, read_jsonl, superseded_cells
+from bench.results import ErrorRow, ResultRow, ResultStore, latest_groups, read_jsonl, superseded_cells
 from bench.specs import AnchorRequest, EncodeSpec, Resource, Unit
 from bench.taskapi import TaskContext
-from bench.tracking import NullTracker, open_tracker
+from bench.tracking import MirrorJournal, NullTracker, open_tracker, reconcile
 
 EncoderFactory = Callable[[str, int], Encoder]
 
@@ -149,7 +149,7 @@ class AlignerBuilder:
             return encoder, {"artifact": ""}, 0.0
         # the guard covers every registered task, not only this grid's: anchors (and so every fitted map)
         # must not depend on which tasks a grid happens to list
-        banned = evaluation_texts(self.options.data_dir, self.registry)
+        banned = evaluation_texts(self.options.data_dir, self.registry, self.options.cache_dir)
         texts: dict[tuple[AnchorRequest, str], TextPairs] = {}
         for request in resolved.requests:
             for lang in request_languages(request, languages):
@@ -303,9 +303,14 @@ class Runner:
             summary.errors.append(f"task {failure.task} (discovering languages): {failure.error_type}: {message}")
             self.store.append_error(ErrorRow(run_id, f"discovery:{failure.task}", "*", "*", -1, failure.task, "*", -1,
                                              failure.error_type, message, "", _now()))
+        journal = MirrorJournal(self.options.out_dir)
+        if self.options.tracking_uri:
+            self._reconcile_mirror(journal, summary)
         tracker = self._tracker() if plan.todo else NullTracker()
+        if self.options.tracking_uri and plan.todo:
+            journal.open(run_id, self.options.tracking_uri, self._experiment)
         tracker.start_grid(f"{self.spec.name}-{run_id}", {"grid": self.spec.name, "run_id": run_id, "cells_planned": summary.planned,
-                                                          "cells_to_run": len(plan.todo)})
+                                                          "cells_to_run": len(plan.todo)}, run_id)
         iterator = plan.todo
         if self.options.progress:
             from tqdm.auto import tqdm
@@ -324,6 +329,8 @@ class Runner:
             tracker.end_grid(failed=True)
             raise
         tracker.end_grid(failed=summary.failed > 0)
+        if tracker.healthy:  # every cell this run recorded is in the mirror
+            journal.close(run_id)
         summary.warnings += tracker.warnings
         summary.encoder_calls = sum(e.encoder_calls for e in plan.encoders.values())
         summary.encode_seconds = sum(e.encode_seconds for e in plan.encoders.values())
@@ -331,10 +338,31 @@ class Runner:
         summary.seconds = time.perf_counter() - start
         return summary
 
+    @property
+    def _experiment(self) -> str:
+        return f"alignbench/{self.spec.name}"
+
     def _tracker(self):
         if not self.options.tracking_uri:
             return NullTracker()
-        return open_tracker(self.options.tracking_uri, f"alignbench/{self.spec.name}", self.options.out_dir / "mlartifacts")
+        return open_tracker(self.options.tracking_uri, self._experiment, self.options.out_dir / "mlartifacts")
+
+    def _reconcile_mirror(self, journal: MirrorJournal, summary: RunSummary) -> None:
+        """Repair the mirror of earlier invocations that were interrupted (their journal markers remain)."""
+        pending = journal.pending()
+        if not pending:
+            return
+        rows = [row for group in latest_groups(self.store.rows()).values() for row in group]
+        for entry in pending:
+            try:
+                closed, logged = reconcile(rows, entry, self.options.out_dir / "mlartifacts")
+            except Exception as error:  # the mirror is optional: keep the marker and try again next run
+                summary.warnings.append(f"could not repair the MLflow mirror of interrupted run {entry['run_id']} "
+                                        f"({type(error).__name__}: {str(error)[:300]}); will retry on the next run")
+                continue
+            journal.close(entry["run_id"])
+            summary.warnings.append(f"MLflow mirror of interrupted run {entry['run_id']} repaired: {closed} RUNNING "
+                                    f"run(s) closed as KILLED, {logged} missing cell(s) logged from results.jsonl")
 
     def _relative(self, text: str) -> str:
         """Paths under the data root written relative to it, so records do not depend on where it lives."""

@@ -95,7 +95,8 @@ def _install(point: str, hit: int, counts: Counter) -> None:
 
     def log_then_maybe_die(self, run_name, params, tags, metrics, failed=False):
         if arm("mlflow"):
-            self.client.create_run(self.experiment_id, run_name=run_name, tags={"alignbench.kind": "cell"})
+            self.client.create_run(self.experiment_id, run_name=run_name,
+                                   tags={"alignbench.kind": "cell", "alignbench.run_id": self.run_id})
             _kill()
         return log_cell(self, run_name, params, tags, metrics, failed)
 
@@ -164,12 +165,28 @@ def trial(workdir: Path, point: str, hit: int, expected: dict, mlflow: bool = Fa
     rows = result_rows(root)
     keys = Counter((r["cell_id"], r["metric"], r["subset"]) for r in rows)
     got = values(rows)
+    mirror = mirror_state(root, rows) if mlflow else {}  # after the resume, before the third run
     again = run_child(root, "count", 0, mlflow)  # a third run: everything done, caches reusable
     third = json.loads(again.stdout.strip().splitlines()[-1]) if again.returncode == 0 else {"done": -1}
     return {"point": point, "hit": hit, "killed": killed.returncode == -signal.SIGKILL, "resumed": True,
             "lost": len(set(expected) - set(got)), "duplicated": sum(n - 1 for n in keys.values() if n > 1),
             "different": sum(1 for k in expected if k in got and got[k] != expected[k]),
-            "third_run_cells": third["done"], "resume_failed_cells": json.loads(resumed.stdout.strip().splitlines()[-1])["failed"]}
+            "third_run_cells": third["done"], "resume_failed_cells": json.loads(resumed.stdout.strip().splitlines()[-1])["failed"],
+            **mirror}
+
+
+def mirror_state(root: Path, rows: list[dict]) -> dict:
+    """What the MLflow mirror lacks after a resume: results cells with no FINISHED cell run, runs left
+    RUNNING, and journal markers left open."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'out' / 'mlflow.db'}")
+    runs = [run for experiment in client.search_experiments() for run in client.search_runs([experiment.experiment_id])]
+    finished = {run.data.tags.get("cell_id") for run in runs
+                if run.data.tags.get("alignbench.kind") == "cell" and run.info.status == "FINISHED"}
+    return {"mirror_missing": len({r["cell_id"] for r in rows} - finished),
+            "mirror_running": sum(run.info.status == "RUNNING" for run in runs),
+            "journal_open": len(list((root / "out").glob(".mlflow-open-*")))}
 
 
 def plan_trials(counts: Counter, n: int, seed: int = 0) -> list[tuple[str, int]]:

@@ -41,3 +41,13 @@ def test_a_kill_while_mlflow_creates_its_database_does_not_block_later_runs(expe
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     outcome = trial(tmp_path, "mlflow", 2, values, mlflow=True)
     assert (outcome["lost"], outcome["duplicated"], outcome["different"]) == (0, 0, 0), outcome
+
+
+@pytest.mark.parametrize("point", ["mlflow", "append"])
+def test_a_kill_between_results_and_mlflow_is_repaired_on_resume(expected, tmp_path, point):
+    """Killed after a cell's rows were appended but before (or while) MLflow logged it: the resume logs
+    that cell from results.jsonl and closes the runs left RUNNING as KILLED."""
+    values, counts = expected
+    outcome = trial(tmp_path, point, max(1, counts[point] // 2), values, mlflow=True)
+    assert outcome["killed"] and (outcome["lost"], outcome["duplicated"], outcome["different"]) == (0, 0, 0), outcome
+    assert (outcome["mirror_missing"], outcome["mirror_running"], outcome["journal_open"]) == (0, 0, 0), outcome

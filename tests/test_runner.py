@@ -112,6 +112,36 @@ def test_mlflow_mirror_has_a_parent_and_nested_runs(tmp_path):
     assert "p1_en_to_xx" in ok.data.metrics and ok.data.tags["category"] in {"a", "d", "control"}
 
 
+def test_ctrl_c_before_a_cell_reaches_mlflow_is_repaired_by_the_next_run(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    import bench.tracking
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    log_cell, calls = bench.tracking.MlflowTracker.log_cell, []
+
+    def interrupted(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # the cell's rows are in results.jsonl; its MLflow run never comes
+            raise KeyboardInterrupt
+        return log_cell(self, *args, **kwargs)
+
+    monkeypatch.setattr(bench.tracking.MlflowTracker, "log_cell", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _runner(tmp_path, ToyEncoder(), tracking_uri=uri).run()
+    assert len(list((tmp_path / "out").glob(".mlflow-open-*.json"))) == 1
+    monkeypatch.setattr(bench.tracking.MlflowTracker, "log_cell", log_cell)
+    summary = _runner(tmp_path, ToyEncoder(), tracking_uri=uri).run()
+    assert any("repaired: 0 RUNNING run(s) closed as KILLED, 1 missing cell(s) logged" in w for w in summary.warnings), summary.warnings
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("alignbench/toy").experiment_id], max_results=1000)
+    logged = {r.data.tags["cell_id"] for r in runs if r.data.tags.get("alignbench.kind") == "cell" and r.info.status == "FINISHED"}
+    assert {row["cell_id"] for row in read_jsonl(tmp_path / "out" / "results.jsonl")} <= logged
+    assert not list((tmp_path / "out").glob(".mlflow-open-*")) and all(r.info.status != "RUNNING" for r in runs)
+    again = _runner(tmp_path, ToyEncoder(), tracking_uri=uri).run()
+    assert not any("repaired" in w for w in again.warnings)
+
+
 @pytest.mark.parametrize("text, message", [
     ('name="x"\nbogus=1\n', r"unknown key\(s\) \['bogus'\]"),
     ('[[encoders]]\nname="toy"\nlayers=[1]\n[[methods]]\nname="procustes"\n[[tasks]]\nname="sts"\n', "did you mean 'procrustes'"),

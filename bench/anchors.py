@@ -193,14 +193,26 @@ def _panx_sentences(path: Path, lang: str) -> list[str]:
     return texts
 
 
+GUARD_CACHE_VERSION = "1"
+
+
 @functools.cache
-def evaluation_texts(data_dir: Path, registry) -> dict[str, frozenset[str]]:
+def evaluation_texts(data_dir: Path, registry, cache_dir: Path | None = None) -> dict[str, frozenset[str]]:
     """Normalised evaluation texts of every registered task, by language: the leakage guard.
 
     Every task of the registry counts, not only a grid's, so a fitted map never depends on which tasks
     a grid lists. A task whose files fail to parse is guarded by every tab-separated field of every
     line of its files, in any language: a malformed test file must not let its items into training.
+    With `cache_dir`, the sets are kept on disk under a key of the guard files' content, the tasks'
+    code and this module's code (`guard/<key>.json`), so a later run reads them instead of parsing
+    every evaluation file again.
     """
+    path = None
+    if cache_dir is not None:
+        path = Path(cache_dir) / "guard" / f"{_guard_key(Path(data_dir), registry)}.json"
+        cached = _read_guard(path)
+        if cached is not None:
+            return cached
     merged: dict[str, set[str]] = {}
     for name, entry in sorted(registry.tasks.items()):
         task = entry.cls()
@@ -212,7 +224,48 @@ def evaluation_texts(data_dir: Path, registry) -> dict[str, frozenset[str]]:
             found = {ANY_LANGUAGE: _raw_fields(task_files(task, Path(data_dir)))}
         for lang, texts in found.items():
             merged.setdefault(lang, set()).update(normalize_text(t) for t in texts)
-    return {lang: frozenset(texts) for lang, texts in merged.items()}
+    result = {lang: frozenset(texts) for lang, texts in merged.items()}
+    if path is not None:
+        _write_guard(path, result)
+    return result
+
+
+def _guard_key(data_dir: Path, registry) -> str:
+    import hashlib
+
+    from bench.provenance import class_source_digest, file_digest, files_digest
+
+    parts = [GUARD_CACHE_VERSION, file_digest(Path(__file__)), files_digest(guard_files(data_dir, registry), data_dir)]
+    parts += [f"{name}={class_source_digest(entry.cls)}" for name, entry in sorted(registry.tasks.items())]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
+
+
+def _read_guard(path: Path) -> dict[str, frozenset[str]] | None:
+    import json
+    import logging
+
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {str(lang): frozenset(texts) for lang, texts in data["texts"].items()}
+    except (OSError, ValueError, KeyError, AttributeError, TypeError) as error:
+        logging.getLogger("alignbench").warning("leakage guard cache: discarding unreadable %s (%s); recomputing",
+                                                path, type(error).__name__)
+        path.unlink(missing_ok=True)
+        return None
+
+
+def _write_guard(path: Path, texts: dict[str, frozenset[str]]) -> None:
+    import json
+    import os
+    import uuid
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_text(json.dumps({"texts": {lang: sorted(t) for lang, t in sorted(texts.items())}}, ensure_ascii=False),
+                   encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _raw_fields(files: list[Path]) -> set[str]:

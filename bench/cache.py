@@ -229,7 +229,7 @@ class CachedEncoder:
 
 
 # What a kill can leave behind: temporary files of atomic writes and staging folders of model builds.
-_TEMPORARY = ("embeddings/**/.*.tmp.npy", "embeddings/**/.*.json.tmp", "artifacts/.tmp-*", "heads/.*.tmp",
+_TEMPORARY = ("embeddings/**/.*.tmp.npy", "embeddings/**/.*.json.tmp", "artifacts/.tmp-*", "heads/.*.tmp", "guard/.*.tmp",
               "models/.building-*")
 
 

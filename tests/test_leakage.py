@@ -71,3 +71,27 @@ def test_bli_test_words_never_reach_dictionary_anchors(data_dir, banned):
     pairs = dictionary_pairs(data_dir, "de", 10**6, banned)
     assert pairs.dropped_for_overlap > 0  # MUSE shares words with the xling test set: the guard removes them
     assert not {normalize_text(a) for a, _ in pairs.pairs} & {normalize_text(a) for a, _ in xling}
+
+
+def test_the_guard_cache_is_keyed_by_the_evaluation_files_and_survives_corruption(tmp_path, caplog):
+    from tests.helpers import write_fixture_data
+
+    data, cache, reg = write_fixture_data(tmp_path / "data"), tmp_path / "cache", registry.load_registry()
+    fresh = evaluation_texts(data, reg)
+    assert evaluation_texts(data, reg, cache) == fresh
+    stored = list((cache / "guard").glob("*.json"))
+    assert len(stored) == 1
+    evaluation_texts.cache_clear()  # a new process: the sets come from the file
+    assert evaluation_texts(data, reg, cache) == fresh
+    stored[0].write_text('{"texts": ')  # torn
+    evaluation_texts.cache_clear()
+    assert evaluation_texts(data, reg, cache) == fresh
+    assert "discarding unreadable" in caplog.text and str(stored[0]) in caplog.text
+    sts = data / "sts" / "sts2017" / "STS.input.track5.en-en.txt"
+    sts.write_text(sts.read_text() + "A new test item.\tAnother one.\t2.0\n", encoding="utf-8")
+    from tasks.sts import parse_sts_file
+
+    evaluation_texts.cache_clear()
+    parse_sts_file.cache_clear()  # as in a new process
+    changed = evaluation_texts(data, reg, cache)
+    assert normalize_text("A new test item.") in changed["en"] and len(list((cache / "guard").glob("*.json"))) == 2

@@ -81,3 +81,31 @@ def test_grid_languages_that_match_nothing_are_an_error(tmp_path, capsys):
     code = main(["run", "--grid", str(path), "--data", str(write_fixture_data(tmp_path / "data")), "--out", str(tmp_path),
                  "--no-mlflow", "--no-progress"])
     assert code == 2 and "languages ['xx'] match no task's data" in capsys.readouterr().err
+
+
+def test_run_exits_1_after_the_whole_grid_when_a_cell_failed_and_files_keep_the_umask(tmp_path, capsys):
+    import os
+    import stat
+
+    data = write_fixture_data(tmp_path / "data")
+    sts = data / "sts" / "sts2017" / "STS.input.track5.en-en.txt"
+    sts.write_text(sts.read_text().replace("\t0.5\n", "\tnan\n"))
+    path = tmp_path / "grid.toml"
+    path.write_text(GRID.replace('"toy"\nlayers = [1]', '"use-m3-offline"\nlayers = [0]') + '[[tasks]]\nname = "sts"\n')
+    command = ["run", "--grid", str(path), "--data", str(data), "--out", str(tmp_path), "--cache", str(tmp_path / "cache"),
+               "--no-mlflow", "--no-progress"]
+    previous = os.umask(0o022)
+    try:
+        assert main(command) == 1  # the STS cell failed; the Tatoeba cells still ran
+        err = capsys.readouterr().err
+        assert "STS.input.track5.en-en.txt:2" in err and "Traceback" not in err
+        results = tmp_path / "results" / "results.jsonl"
+        assert {json.loads(line)["task"] for line in results.read_text().splitlines()} == {"tatoeba"}
+        assert stat.S_IMODE(results.stat().st_mode) == 0o644
+        sts.write_text(sts.read_text().replace("\tnan\n", "\t0.5\n"))
+        assert main(command) == 0
+        assert main(["prune", "--grid", str(path), "--data", str(data), "--out", str(tmp_path),
+                     "--cache", str(tmp_path / "cache")]) == 0  # rewrites the files atomically
+        assert stat.S_IMODE(results.stat().st_mode) == 0o644
+    finally:
+        os.umask(previous)

@@ -59,6 +59,7 @@ class GridSpec:
     tasks: tuple[Choice, ...]
     seeds: tuple[int, ...] = (0,)
     languages: tuple[str, ...] = ()  # empty = every language found
+    source: str = ""  # the grid file, for messages
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,7 @@ def load_grid(path: Path, registry: Registry | None = None) -> GridSpec:
         encoders.append(choice)
     spec = GridSpec(
         name=raw.get("name", path.stem),
+        source=str(path),
         encoders=tuple(encoders),
         methods=_choices(raw.get("methods", []), f"{path}: methods", {"name", "params", "tasks"}),
         tasks=_choices(raw.get("tasks", []), f"{path}: tasks", {"name", "params", "languages", "layers", "seeds"}),
@@ -248,10 +250,11 @@ def expand(spec: GridSpec, data_dir: Path, encoders: dict, registry: Registry) -
     `encoders` maps labels to Encoders (for fingerprints and layer counts). A task whose languages cannot
     be discovered is returned as a failure; the rest of the grid is expanded as usual."""
     cells, failures, matched = [], [], set()
-    for encoder in spec.encoders:
+    for i, encoder in enumerate(spec.encoders):
         too_deep = [layer for layer in encoder.layers if layer > encoders[encoder.label].num_layers]
         if too_deep and encoders[encoder.label].num_layers:
-            raise GridError(f"encoder {encoder.label} has hidden_states 0..{encoders[encoder.label].num_layers}; "
+            where = f"{spec.source}: encoders[{i}].layers: " if spec.source else ""
+            raise GridError(f"{where}encoder {encoder.label} has hidden_states 0..{encoders[encoder.label].num_layers}; "
                             f"layers {too_deep} do not exist")
     for task_choice in spec.tasks:
         task = instantiate(registry.task(task_choice.name), task_choice.params)

@@ -354,3 +354,14 @@ def test_a_run_with_the_mlflow_mirror_makes_no_network_call(tmp_path, monkeypatc
     time.sleep(2)  # a telemetry thread would have fired by now
     assert summary.done == 28 and not summary.warnings
     assert attempts == []
+
+
+def test_layers_beyond_the_encoders_depth_are_refused_before_any_cell_runs(tmp_path):
+    runner = _runner(tmp_path, ToyEncoder())
+    grid = tmp_path / "deep.toml"
+    grid.write_text(GRID.replace("layers = [1, 2]", "layers = [1, 99]"))
+    runner = Runner(load_grid(grid), runner.options, lambda name, batch: ToyEncoder())
+    with pytest.raises(GridError, match=r"deep.toml: encoders\[0\].layers: encoder toy has hidden_states 0\.\.4; "
+                                        r"layers \[99\] do not exist"):
+        runner.run()
+    assert not (tmp_path / "out" / "results.jsonl").exists()

@@ -295,6 +295,19 @@ def _parallel_files(folder: Path) -> list[Path]:
     return [p for p in sorted(folder.iterdir()) if p.is_file() and not EXCLUDED_PARALLEL.search(p.name)]
 
 
+def resource_languages(resource: Resource, data_dir: Path) -> tuple[str, ...]:
+    """Every non-pivot language the data root has `resource` for (what a Finetuner trains on: one
+    checkpoint for all of them, whichever cells a grid lists)."""
+    data_dir = Path(data_dir)
+    if resource is Resource.BILINGUAL_LEXICON:
+        folder = data_dir / "dictionaries" / "muse"
+        candidates = {p.name.split("-", 1)[0] for p in folder.glob(f"*-{PIVOT}.txt")} if folder.is_dir() else set()
+        candidates = {language_of(code, folder / f"{code}-{PIVOT}.txt") for code in candidates}
+    else:
+        candidates = set(parallel_languages(data_dir))
+    return tuple(sorted(lang for lang in candidates - {PIVOT} if resource_files(resource, data_dir, lang)))
+
+
 def resource_files(resource: Resource, data_dir: Path, lang: str) -> list[Path]:
     """Every file the runner may read to provide `resource` for `lang` (by name; nothing is parsed).
     Empty when the data has none: the cell is then not applicable."""

@@ -230,7 +230,7 @@ class CachedEncoder:
 
 # What a kill can leave behind: temporary files of atomic writes and staging folders of model builds.
 _TEMPORARY = ("embeddings/**/.*.tmp.npy", "embeddings/**/.*.json.tmp", "artifacts/.tmp-*", "heads/.*.tmp", "guard/.*.tmp",
-              "models/.building-*")
+              "models/.building-*", "checkpoints/.building-*")
 
 
 def sweep_temporary(cache_dir: Path, out_dir: Path, older_than: float = 600.0) -> tuple[int, int]:

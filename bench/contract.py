@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -11,7 +13,7 @@ from bench.alignment import AlignmentData, MissingResourceError, fitted_state, r
 from bench.artifacts import ArtifactStore
 from bench.grid import instantiate
 from bench.registry import Entry
-from bench.specs import AnchorRequest, Category, MethodSpec
+from bench.specs import AnchorRequest, Category, MethodSpec, Mode
 
 
 def synthetic_data(n: int = 200, dim: int = 16, seed: int = 0) -> tuple[AlignmentData, np.ndarray]:
@@ -24,10 +26,7 @@ def synthetic_data(n: int = 200, dim: int = 16, seed: int = 0) -> tuple[Alignmen
     return AlignmentData("en", ("de", "en"), pairs={"de": (X, Y)}, monolingual=monolingual), rotation.astype(np.float32)
 
 
-def check_method(entry: Entry) -> list[str]:
-    """Run every contract check; raise AssertionError naming the first that fails."""
-    passed: list[str] = []
-
+def _runner(entry: Entry, passed: list[str]) -> Callable[[str, Callable[[], None]], None]:
     def check(name: str, fn: Callable[[], None]) -> None:
         try:
             fn()
@@ -35,9 +34,11 @@ def check_method(entry: Entry) -> list[str]:
             raise AssertionError(f"{entry.name}: {name}: {error}") from None
         passed.append(name)
 
+    return check
+
+
+def _common_checks(entry: Entry) -> list[tuple[str, Callable[[], None]]]:
     spec: MethodSpec = entry.spec
-    data, _ = synthetic_data()
-    X = data.monolingual["de"]
 
     def spec_complete():
         assert isinstance(spec, MethodSpec) and isinstance(spec.category, Category)
@@ -50,6 +51,18 @@ def check_method(entry: Entry) -> list[str]:
         resources = {request.resource for request in needs}
         assert resources <= spec.supervision, f"needs() asks for {sorted(r.value for r in resources)}, not all within " \
                                               f"the spec's supervision {sorted(r.value for r in spec.supervision)}"
+
+    return [("spec is complete", spec_complete), ("needs() within spec.supervision", needs_declared)]
+
+
+def check_method(entry: Entry) -> list[str]:
+    """Run every contract check; raise AssertionError naming the first that fails."""
+    if entry.spec.mode is Mode.ONLINE:
+        return check_finetuner(entry)
+    passed: list[str] = []
+    check = _runner(entry, passed)
+    data, _ = synthetic_data()
+    X = data.monolingual["de"]
 
     def fit_returns_self():
         method = instantiate(entry, ())
@@ -80,9 +93,72 @@ def check_method(entry: Entry) -> list[str]:
             return
         raise AssertionError("fitting without the resources it needs must raise MissingResourceError")
 
-    for name, fn in [("spec is complete", spec_complete), ("needs() within spec.supervision", needs_declared),
+    for name, fn in _common_checks(entry) + [
                      ("fit returns self", fit_returns_self), ("transform keeps shape and float32", transform_keeps_shape_and_dtype),
                      ("same data -> same output", deterministic), ("fitted state survives the artifact store", state_round_trips),
                      ("missing resources raise MissingResourceError", missing_resource_is_clear)]:
         check(name, fn)
+    return passed
+
+
+def check_finetuner(entry: Entry) -> list[str]:
+    """The Finetuner contract (bench/finetune.py) on a tiny random 12-layer BERT (as deep as the offline
+    encoder, so default parameters such as `layer = 12` apply) and the synthetic parallel set: fit returns
+    self, the same seed gives bit-identical weights, the saved checkpoint encodes exactly like the trained
+    model, and missing training data raises MissingResourceError."""
+    import torch
+
+    from bench.encoders.transformers_encoder import TransformersEncoder
+    from bench.finetune import (CheckpointStore, TrainableModel, TrainingData, synthetic_training_data,
+                                synthetic_vocabulary, tiny_model_dir)
+    from bench.specs import EncodeSpec
+
+    passed: list[str] = []
+    check = _runner(entry, passed)
+    root = Path(tempfile.mkdtemp(prefix="alignbench-contract-"))
+    base = tiny_model_dir(root / "tiny", synthetic_vocabulary(), layers=12, hidden=16)
+    data = synthetic_training_data()
+    trained: dict[int, TrainableModel] = {}
+
+    def fitted(seed: int) -> TrainableModel:
+        model = TrainableModel(base)
+        method = instantiate(entry, ())
+        assert method.fit(data, model, seed) is method, "fit must return self"
+        assert isinstance(getattr(method, "record_", None), dict), "fit must leave its training record in record_ (a dict)"
+        trained.setdefault(seed, model)
+        return model
+
+    def deterministic():
+        a, b = fitted(0).module.state_dict(), fitted(0).module.state_dict()
+        different = [k for k in a if not torch.equal(a[k], b[k])]
+        assert not different, f"two fits with seed 0 differ in {different[:3]}"
+        assert any(not torch.equal(a[k], v) for k, v in TrainableModel(base).module.state_dict().items()), \
+            "fit left every weight unchanged"
+
+    def checkpoint_round_trips():
+        model = trained.get(0) or fitted(0)
+        directory = CheckpointStore(root / "cache").save("contract", model, {"record": {}, "provenance": {}})
+        texts = list(data.parallel["de"][0])
+        spec = EncodeSpec(layers=(model.num_layers,))
+        reloaded = TransformersEncoder(directory).encode(texts, "en", spec).pooled[model.num_layers]
+        with torch.no_grad():
+            direct = model.mean_pooled(texts, model.num_layers, spec.max_length).numpy()
+        np.testing.assert_allclose(reloaded, direct, rtol=1e-5, atol=1e-6)
+
+    def missing_resource_is_clear():
+        try:
+            instantiate(entry, ()).fit(TrainingData("en", ()), TrainableModel(base), 0)
+        except MissingResourceError:
+            return
+        raise AssertionError("fitting without the training data it needs must raise MissingResourceError")
+
+    try:
+        for name, fn in _common_checks(entry) + [
+                ("fit returns self and records its training", lambda: fitted(1)),
+                ("same seed -> bit-identical weights", deterministic),
+                ("the checkpoint encodes like the trained model", checkpoint_round_trips),
+                ("missing training data raises MissingResourceError", missing_resource_is_clear)]:
+            check(name, fn)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
     return passed

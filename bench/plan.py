@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.alignment import canonical_json
-from bench.anchors import guard_files, resource_files
+from bench.anchors import guard_files, resource_files, resource_languages
 from bench.encoders.base import Encoder
 from bench.grid import Cell, config_id, instantiate
 from bench.languages import PIVOT
 from bench.provenance import class_source_digest, files_digest
 from bench.registry import Entry, Registry
-from bench.specs import AnchorRequest, Requirement, Resource, Unit
+from bench.specs import AnchorRequest, Mode, Requirement, Resource, Unit
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,11 @@ class ResolvedCell:
         """Every language the cell's vectors (and any fitted map) involve, pivot included."""
         return _with_pivot(self.task_obj, self.cell.language)
 
+    @property
+    def trains_encoder(self) -> bool:
+        """The method changes the encoder's weights (a Finetuner, bench/finetune.py)."""
+        return self.method.spec.mode is Mode.ONLINE
+
 
 def _with_pivot(task_obj, language: str) -> tuple[str, ...]:
     return tuple(sorted(set(task_obj.cell_languages(language)) | {PIVOT}))
@@ -57,6 +62,15 @@ def request_languages(request: AnchorRequest, languages: tuple[str, ...]) -> tup
     return tuple(lang for lang in languages if lang != PIVOT)
 
 
+def training_languages(method: Entry, request: AnchorRequest, cell_languages: tuple[str, ...],
+                       data_dir: Path) -> tuple[str, ...]:
+    """The languages a request is read for: a fitted map's are the cell's; a Finetuner's are every
+    language the data has the resource for (one checkpoint serves every cell)."""
+    if method.spec.mode is Mode.ONLINE:
+        return resource_languages(request.resource, data_dir)
+    return request_languages(request, cell_languages)
+
+
 def _not_applicable(resolved_languages: tuple[str, ...], cell: Cell, method: Entry, task_obj, requests,
                     encoder: Encoder, data_dir: Path, synthetic: bool) -> str:
     if synthetic:
@@ -66,17 +80,32 @@ def _not_applicable(resolved_languages: tuple[str, ...], cell: Cell, method: Ent
         needs.add(Requirement.TOKEN_STATES)
     if Requirement.TRAINABLE_WEIGHTS in needs and not method.spec.keeps_weights_trainable:
         return f"{cell.task.label} trains the encoder; {method.name} only maps frozen vectors"
+    if method.spec.mode is Mode.ONLINE:
+        lacking = [lang for lang in resolved_languages if Requirement.TRAINABLE_WEIGHTS not in encoder.capabilities(lang)]
+        if lacking:
+            return f"{method.name} fine-tunes the encoder; {cell.encoder} has no trainable weights for {', '.join(lacking)}"
+        for request in requests:
+            if not resource_languages(request.resource, data_dir):
+                return f"no {request.resource.value.replace('_', ' ')} for any language in the data"
+        return _encoder_lacks(needs, resolved_languages, cell, encoder)
     if method.spec.identity and len({encoder.space(lang) for lang in resolved_languages}) > 1:
         return (f"encoder {cell.encoder} encodes {', '.join(resolved_languages)} with independent models; "
                 f"{method.name} leaves them in different spaces (only a fitted map makes them comparable)")
-    for need in sorted(needs, key=lambda n: n.value):
-        lacking = [lang for lang in resolved_languages if need not in encoder.capabilities(lang)]
-        if lacking:
-            return f"encoder {cell.encoder} has no {need.value} for {', '.join(lacking)}"
+    lacks = _encoder_lacks(needs, resolved_languages, cell, encoder)
+    if lacks:
+        return lacks
     for request in requests:
         for lang in request_languages(request, resolved_languages):
             if not resource_files(request.resource, data_dir, lang):
                 return f"no {request.resource.value.replace('_', ' ')} for {lang} in the data"
+    return ""
+
+
+def _encoder_lacks(needs, resolved_languages, cell: Cell, encoder: Encoder) -> str:
+    for need in sorted(needs, key=lambda n: n.value):
+        lacking = [lang for lang in resolved_languages if need not in encoder.capabilities(lang)]
+        if lacking:
+            return f"encoder {cell.encoder} has no {need.value} for {', '.join(lacking)}"
     return ""
 
 
@@ -96,7 +125,7 @@ def resolve(cell: Cell, registry: Registry, encoder: Encoder, data_dir: Path, di
             files = list(task_obj.data_files(data_dir, cell.language))
             if requests:
                 for request in requests:
-                    for lang in request_languages(request, languages):
+                    for lang in training_languages(method, request, languages, data_dir):
                         files += resource_files(request.resource, data_dir, lang)
                 files += guard_files(data_dir, registry)
     except (ValueError, OSError, KeyError) as problem:  # a data file or folder the plan cannot even list

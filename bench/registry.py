@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.specs import MethodSpec, TaskSpec
+from bench.specs import MethodSpec, Mode, TaskSpec
 
 _METHOD_ATTR = "__alignbench_method__"
 _TASK_ATTR = "__alignbench_task__"
@@ -87,23 +87,29 @@ def _import_file(path: Path):
 
 # What the runner calls on a plug-in; a class missing one of these is refused when it is registered
 # (with the names it lacks), instead of failing inside some cell later.
-METHOD_CONTRACT = ("needs", "fit", "transform")
+METHOD_CONTRACT = ("needs", "fit", "transform")  # an Aligner (mode offline): bench/alignment.py
+FINETUNER_CONTRACT = ("needs", "fit")  # a Finetuner (mode online, fit(data, model, seed)): bench/finetune.py
 TASK_CONTRACT = ("languages", "cell_languages", "encode_spec", "protocol", "requirements", "data_files",
                  "evaluation_texts", "evaluate")
 SYNTHETIC_TASK_CONTRACT = ("evaluate_method",)
 
 
+def _protocol_name(spec) -> str:
+    if not isinstance(spec, MethodSpec):
+        return "Task protocol in bench/taskapi.py"
+    return "Finetuner protocol in bench/finetune.py" if spec.mode is Mode.ONLINE else "Aligner protocol in bench/alignment.py"
+
+
 def _check_contract(cls: type, spec, origin: str) -> None:
     if isinstance(spec, MethodSpec):
-        required = METHOD_CONTRACT
+        required = FINETUNER_CONTRACT if spec.mode is Mode.ONLINE else METHOD_CONTRACT
     else:
         required = TASK_CONTRACT + (SYNTHETIC_TASK_CONTRACT if spec.kind == "synthetic" else ())
     missing = [name for name in required if not callable(inspect.getattr_static(cls, name, None))]
     if missing:
         kind = "method" if isinstance(spec, MethodSpec) else "task"
         raise RegistryError(f"{kind} {spec.name!r} ({origin}) lacks {', '.join(missing)}: see the "
-                            f"{'Aligner' if kind == 'method' else 'Task'} protocol in bench/"
-                            f"{'alignment' if kind == 'method' else 'taskapi'}.py")
+                            f"{_protocol_name(spec)}")
 
 
 def _collect(package: str, group: str, attr: str, extra_files: tuple[str, ...]) -> dict[str, Entry]:

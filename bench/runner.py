@@ -22,10 +22,12 @@ from bench.alignment import AlignedEncoder, AlignmentData, MissingResourceError,
 from bench.anchors import TextPairs, dictionary_pairs, evaluation_texts, monolingual_sentences, parallel_sentences
 from bench.artifacts import ArtifactStore
 from bench.cache import CachedEncoder, EmbeddingCache, sweep_temporary
-from bench.encoders.base import Encoder
+from bench.encoders.base import Encoder, trainable_model
+from bench.encoders.transformers_encoder import TransformersEncoder
+from bench.finetune import CheckpointStore, TrainableModel, TrainingData
 from bench.grid import GridSpec, expand, instantiate, task_layers
 from bench.languages import PIVOT
-from bench.plan import ResolvedCell, request_languages, resolve, staleness
+from bench.plan import ResolvedCell, request_languages, resolve, staleness, training_languages
 from bench.registry import Registry, load_registry
 from bench.results import ErrorRow, ResultRow, ResultStore, latest_groups, read_jsonl, superseded_cells
 from bench.specs import AnchorRequest, EncodeSpec, Resource, Unit
@@ -196,6 +198,77 @@ class AlignerBuilder:
         return AlignmentData(PIVOT, languages, pairs, monolingual, provenance)
 
 
+class CheckpointBuilder:
+    """Stage 2 for a Finetuner: read the guarded training data of every language the data has it for,
+    train a copy of the base encoder's weights (or reuse the stored checkpoint with the same key) and
+    hand the checkpoint on as an ordinary encoder, with its own fingerprint and embedding-cache entries."""
+
+    def __init__(self, options: RunOptions, store: CheckpointStore, cache: EmbeddingCache, registry: Registry):
+        self.options, self.store, self.cache, self.registry = options, store, cache, registry
+        self._encoders: dict[str, tuple[CachedEncoder, dict]] = {}  # key -> (encoder, provenance), per run
+
+    def build(self, resolved: ResolvedCell, base: Encoder, batch_size: int):
+        cell, entry = resolved.cell, resolved.method
+        finetuner = instantiate(entry, cell.method.params)
+        model_dir, base_fingerprint = trainable_model(base)
+        banned = evaluation_texts(self.options.data_dir, self.registry, self.options.cache_dir)
+        texts: dict[tuple[AnchorRequest, str], TextPairs] = {}
+        for request in resolved.requests:
+            for lang in training_languages(entry, request, resolved.languages, self.options.data_dir):
+                texts[(request, lang)] = _anchor_texts(request.resource, self.options.data_dir, lang, request.budget, banned)
+        key_payload = {"method": entry.name, "version": entry.spec.version, "params": cell.method.params,
+                       "base": base_fingerprint, "seed": cell.seed,
+                       "texts": {f"{r.resource.value}:{lang}": hashlib.sha256(canonical_json(t.pairs).encode()).hexdigest()
+                                 for (r, lang), t in texts.items()},
+                       "code": resolved.inputs["code"]["method"]}
+        key = hashlib.sha256(canonical_json(key_payload).encode()).hexdigest()[:24]
+        if key in self._encoders:
+            encoder, provenance = self._encoders[key]
+            return encoder, provenance, 0.0
+        fit_seconds, directory = 0.0, self.store.load(key)
+        if directory is None:
+            start = time.perf_counter()
+            data, provenance = self._training_data(texts)
+            model = TrainableModel(model_dir, threads=self.options.threads)
+            finetuner.fit(data, model, cell.seed)
+            fit_seconds = time.perf_counter() - start
+            directory = self.store.save(key, model, {
+                "method": entry.name, "key_payload": key_payload, "record": finetuner.record_, "provenance": provenance,
+                "base_model": model_dir.name, "fit_seconds": round(fit_seconds, 1)})
+            del model
+        meta = self.store.meta(key)
+        provenance = {"checkpoint": key, "training": meta["record"], **meta["provenance"]}
+        encoder = CachedEncoder(TransformersEncoder(directory, name=f"{cell.encoder}+{cell.method.label}", batch_size=batch_size,
+                                                    threads=self.options.threads),
+                                self.cache, progress=self.options.progress)
+        self._encoders[key] = (encoder, provenance)
+        return encoder, provenance, fit_seconds
+
+    def encoders(self) -> list[CachedEncoder]:
+        """The checkpoints this run evaluated on."""
+        return [encoder for encoder, _ in self._encoders.values()]
+
+    def _training_data(self, texts: dict) -> tuple[TrainingData, dict]:
+        from bench.wordalign import align
+
+        parallel, alignments, dictionary, provenance = {}, {}, {}, {}
+        for (request, lang), text_pairs in texts.items():
+            name = f"{request.resource.value}:{lang}"
+            provenance[name] = text_pairs.provenance()
+            if request.resource is Resource.WORD_ALIGNMENTS:
+                corpus = align(text_pairs.pairs, lang, PIVOT, self.options.cache_dir)
+                alignments[lang], parallel[lang] = corpus, text_pairs.pairs
+                provenance[name]["alignment"] = f"eflomal + grow-diag-final-and, key {corpus.key}"
+            elif request.resource is Resource.PARALLEL_SENTENCES:
+                parallel[lang] = text_pairs.pairs
+            elif request.resource is Resource.BILINGUAL_LEXICON:
+                dictionary[lang] = text_pairs.pairs
+            else:
+                raise MissingResourceError(f"a Finetuner cannot be given {request.resource.value} yet")
+        languages = tuple(sorted({lang for _, lang in texts}))
+        return TrainingData(PIVOT, languages, parallel, alignments, dictionary, provenance), provenance
+
+
 @dataclass
 class Plan:
     """What `Runner.plan` found: cells to run, cells already current, and cells that cannot run."""
@@ -218,6 +291,7 @@ class Runner:
         self._encoder_choices = {choice.label: choice for choice in spec.encoders}
         self.cache = EmbeddingCache(options.cache_dir)
         self.builder = AlignerBuilder(options, ArtifactStore(options.cache_dir), registry)
+        self.checkpoints = CheckpointBuilder(options, CheckpointStore(options.cache_dir), self.cache, registry)
         self._plan: Plan | None = None
 
     # Stage 1
@@ -332,8 +406,9 @@ class Runner:
         if tracker.healthy:  # every cell this run recorded is in the mirror
             journal.close(run_id)
         summary.warnings += tracker.warnings
-        summary.encoder_calls = sum(e.encoder_calls for e in plan.encoders.values())
-        summary.encode_seconds = sum(e.encode_seconds for e in plan.encoders.values())
+        every_encoder = list(plan.encoders.values()) + self.checkpoints.encoders()
+        summary.encoder_calls = sum(e.encoder_calls for e in every_encoder)
+        summary.encode_seconds = sum(e.encode_seconds for e in every_encoder)
         summary.superseded = len(self.superseded())
         summary.seconds = time.perf_counter() - start
         return summary
@@ -387,9 +462,14 @@ class Runner:
                 anchors, fit_seconds, eval_start = {"synthetic": task_entry.spec.dataset}, 0.0, time.perf_counter()
                 scores = task.evaluate_method(lambda: instantiate(method_entry, cell.method.params), cell.language, ctx)
             else:
-                # anchors are sentence vectors: fit on pooled states even when the task keeps token states
-                anchor_spec = dataclasses.replace(spec, keep_tokens=False)
-                encoder, anchors, fit_seconds = self.builder.build(resolved, base, anchor_spec)
+                if resolved.trains_encoder:  # a checkpoint, evaluated like any encoder
+                    encoder, anchors, fit_seconds = self.checkpoints.build(resolved, base,
+                                                                           self._encoder_choices[cell.encoder].batch_size)
+                    encoder.prefetch_layers = base.prefetch_layers
+                else:
+                    # anchors are sentence vectors: fit on pooled states even when the task keeps token states
+                    anchor_spec = dataclasses.replace(spec, keep_tokens=False)
+                    encoder, anchors, fit_seconds = self.builder.build(resolved, base, anchor_spec)
                 eval_start = time.perf_counter()
                 scores = task.evaluate(encoder, cell.language, ctx)
             eval_seconds = time.perf_counter() - eval_start

@@ -35,7 +35,8 @@ def test_normalization_standardises_each_language():
 
 @pytest.mark.parametrize("name", sorted(registry.methods()))
 def test_method_contract(name):
-    assert len(check_method(registry.get_method(name))) == 7
+    entry = registry.get_method(name)
+    assert len(check_method(entry)) == (6 if entry.spec.mode.value == "online" else 7)
 
 
 def test_contract_catches_a_broken_method(tmp_path):
@@ -54,6 +55,25 @@ def test_contract_catches_a_broken_method(tmp_path):
     )
     with pytest.raises(AssertionError, match="broken: fit returns self"):
         check_method(registry.get_method("broken", (str(broken),)))
+
+
+def test_finetuner_contract_catches_a_fit_that_trains_nothing(tmp_path):
+    lazy = tmp_path / "lazy.py"
+    lazy.write_text(
+        "from dataclasses import dataclass\n"
+        "from bench.registry import method\n"
+        "from bench.specs import *\n"
+        "@method(MethodSpec('lazy', Category.C, '1', 'x', Mode.ONLINE, Signal.PARALLEL_CORPUS,"
+        " WordAlignmentSource.NOT_APPLICABLE, Level.SENTENCE, frozenset({Resource.PARALLEL_SENTENCES})))\n"
+        "@dataclass\n"
+        "class Lazy:\n"
+        "    def needs(self): return (AnchorRequest(Resource.PARALLEL_SENTENCES),)\n"
+        "    def fit(self, data, model, seed):\n"
+        "        self.record_ = {}\n"
+        "        return self\n"
+    )
+    with pytest.raises(AssertionError, match="lazy: same seed -> bit-identical weights: fit left every weight unchanged"):
+        check_method(registry.get_method("lazy", (str(lazy),)))
 
 
 def test_missing_resources_give_clear_errors():

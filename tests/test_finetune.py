@@ -1,0 +1,181 @@
+"""Weight-changing methods on a tiny randomly initialised BERT: known answers, checkpoints, the runner."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.finetune import (SYNTHETIC_PIVOT, SYNTHETIC_SOURCE, CheckpointStore, TrainableModel, TrainingData,
+                            synthetic_training_data, synthetic_vocabulary, tiny_model_dir)
+
+GERMAN, ENGLISH = list(SYNTHETIC_SOURCE), list(SYNTHETIC_PIVOT)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    return tiny_model_dir(tmp_path_factory.mktemp("tiny"), synthetic_vocabulary(), layers=2, hidden=32)
+
+
+def toy_data() -> TrainingData:
+    return synthetic_training_data()
+
+
+def word_vectors(model: TrainableModel, sentences, layer: int) -> np.ndarray:
+    import torch
+
+    ids, mask, first = model.word_batch([s.split() for s in sentences], 32)
+    with torch.no_grad():
+        states = model.hidden(ids, mask, layer)
+    return np.concatenate([states[row, first[row][first[row] >= 0]].numpy() for row in range(len(sentences))])
+
+
+def test_joint_align_pulls_linked_words_together_and_keeps_english_near_the_original(tiny):
+    from methods.joint_align import JointAlign
+
+    model = TrainableModel(tiny)
+    de0, en0 = word_vectors(model, GERMAN, 2), word_vectors(model, ENGLISH, 2)
+    method = JointAlign(sentences_per_language=0, layer=2, epochs=10, lr=3e-3, batch_size=8, max_length=32,
+                        freeze_embeddings=False)
+    assert method.fit(toy_data(), model, seed=0) is method
+    de1, en1 = word_vectors(model, GERMAN, 2), word_vectors(model, ENGLISH, 2)
+    gap0, gap1 = np.linalg.norm(de0 - en0, axis=1).mean(), np.linalg.norm(de1 - en1, axis=1).mean()
+    german_moved, english_moved = np.linalg.norm(de1 - de0, axis=1).mean(), np.linalg.norm(en1 - en0, axis=1).mean()
+    assert gap1 < 0.5 * gap0, (gap0, gap1)
+    assert english_moved < 0.5 * german_moved, (english_moved, german_moved)
+    first, last = method.record_["loss_first_tenth"][0], method.record_["loss_last_tenth"][0]
+    assert last < first and method.record_["steps"] == 10 * 4
+
+
+def test_the_regulariser_is_what_keeps_english_in_place(tiny):
+    from methods.joint_align import JointAlign
+
+    moved = {}
+    for weight in (0.0, 10.0):
+        model = TrainableModel(tiny)
+        en0 = word_vectors(model, ENGLISH, 2)
+        JointAlign(sentences_per_language=0, layer=2, epochs=5, lr=3e-3, batch_size=8, max_length=32, regularization=weight,
+                   freeze_embeddings=False).fit(toy_data(), model, seed=0)
+        moved[weight] = np.linalg.norm(word_vectors(model, ENGLISH, 2) - en0, axis=1).mean()
+    assert moved[10.0] < 0.5 * moved[0.0], moved
+
+
+def test_training_is_deterministic_under_a_seed_and_differs_across_seeds(tiny):
+    import torch
+
+    from methods.joint_align import JointAlign
+
+    states = []
+    for seed in (0, 0, 1):
+        model = TrainableModel(tiny)
+        JointAlign(sentences_per_language=0, layer=2, epochs=1, lr=1e-3, batch_size=4, max_length=32).fit(toy_data(), model, seed)
+        states.append(model.module.state_dict())
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+    assert not all(torch.equal(states[0][k], states[2][k]) for k in states[0])
+
+
+def test_frozen_embeddings_and_layers_stay_bit_identical(tiny):
+    import torch
+
+    from methods.joint_align import JointAlign
+
+    model = TrainableModel(tiny)
+    before = {k: v.clone() for k, v in model.module.state_dict().items()}
+    model.freeze(embeddings=True, layers_below=1)
+    JointAlign(sentences_per_language=0, layer=2, epochs=1, lr=1e-2, batch_size=8, max_length=32, freeze_embeddings=True).fit(
+        toy_data(), model, seed=0)
+    after = model.module.state_dict()
+    frozen = [k for k in before if k.startswith("embeddings.") or k.startswith("encoder.layer.0.")]
+    trained = [k for k in before if k.startswith("encoder.layer.1.")]
+    assert frozen and trained
+    assert all(torch.equal(before[k], after[k]) for k in frozen)
+    assert not all(torch.equal(before[k], after[k]) for k in trained)
+
+
+def test_a_checkpoint_reloads_to_identical_vectors_and_a_truncated_one_is_retrained(tiny, tmp_path, caplog):
+    import torch
+
+    from bench.encoders.transformers_encoder import TransformersEncoder
+    from bench.finetune import checkpoint_fingerprint
+    from bench.specs import EncodeSpec
+    from methods.joint_align import JointAlign
+
+    model = TrainableModel(tiny)
+    JointAlign(sentences_per_language=0, layer=2, epochs=1, lr=1e-3, batch_size=8, max_length=32).fit(toy_data(), model, 0)
+    store = CheckpointStore(tmp_path)
+    directory = store.save("key1", model, {"record": {}, "provenance": {}})
+    assert store.load("key1") == directory
+    encoder = TransformersEncoder(directory)
+    assert encoder.fingerprint == checkpoint_fingerprint("key1") != TransformersEncoder(tiny).fingerprint
+    reloaded = encoder.encode(ENGLISH, "en", EncodeSpec(layers=(2,))).pooled[2]
+    with torch.no_grad():
+        direct = model.mean_pooled(ENGLISH, 2, 512).numpy()
+    np.testing.assert_allclose(reloaded, direct, rtol=1e-5, atol=1e-6)
+    weights = directory / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    assert store.load("key1") is None and not directory.exists()
+    assert "discarding" in caplog.text and str(weights) in caplog.text
+
+
+FINETUNE_GRID = """
+name = "finetune-toy"
+[[encoders]]
+name = "tiny"
+layers = [2]
+[[methods]]
+name = "original"
+[[methods]]
+name = "joint-align"
+params = { sentences_per_language = 30, layer = 2, batch_size = 8, max_length = 32 }
+[[tasks]]
+name = "tatoeba"
+[[tasks]]
+name = "sts"
+"""
+
+
+def test_the_runner_trains_one_checkpoint_evaluates_every_task_on_it_and_reuses_it(tmp_path):
+    from bench.encoders.transformers_encoder import TransformersEncoder
+    from bench.grid import load_grid
+    from bench.results import read_jsonl
+    from bench.runner import Runner, RunOptions
+    from tests.helpers import write_fixture_data
+
+    data = write_fixture_data(tmp_path / "data")
+    words = {w for path in data.rglob("*") if path.is_file() for line in path.read_text().splitlines() for w in line.split()}
+    model = tiny_model_dir(tmp_path / "tiny", sorted(words), layers=2, hidden=32)
+    grid = tmp_path / "grid.toml"
+    grid.write_text(FINETUNE_GRID)
+    options = RunOptions(data_dir=data, out_dir=tmp_path / "out", cache_dir=tmp_path / "cache", progress=False)
+
+    def runner():
+        return Runner(load_grid(grid), options, lambda name, batch: TransformersEncoder(model, name="tiny"))
+
+    summary = runner().run()
+    assert summary.failed == 0 and summary.done == summary.planned == 6, summary.errors
+    assert summary.encoder_calls > 0
+    rows = [r for r in read_jsonl(tmp_path / "out" / "results.jsonl") if r["method"] == "joint-align"]
+    checkpoints = {r["anchors"]["checkpoint"] for r in rows}
+    assert len(checkpoints) == 1 and {r["task"] for r in rows} == {"tatoeba", "sts"} and rows[0]["category"] == "c"
+    assert rows[0]["anchors"]["word_alignments:de"]["n"] == 40 and rows[0]["anchors"]["training"]["sentence_pairs"] == 30
+    original = {(r["task"], r["language"], r["subset"], r["metric"]): r["value"]
+                for r in read_jsonl(tmp_path / "out" / "results.jsonl") if r["method"] == "original"}
+    assert any(original[(r["task"], r["language"], r["subset"], r["metric"])] != r["value"] for r in rows)  # weights changed
+    assert len(list((tmp_path / "cache" / "checkpoints").iterdir())) == 1
+    again = runner().run()
+    assert again.done == 0 and again.encoder_calls == 0  # nothing trained, nothing encoded
+
+
+def test_a_finetuner_on_an_encoder_without_trainable_weights_is_not_applicable(tmp_path):
+    from bench.grid import load_grid
+    from bench.runner import Runner, RunOptions
+    from tests.helpers import ToyEncoder, write_fixture_data
+
+    grid = tmp_path / "grid.toml"
+    grid.write_text(FINETUNE_GRID.replace('name = "tiny"', 'name = "toy"'))
+    options = RunOptions(data_dir=write_fixture_data(tmp_path / "data"), out_dir=tmp_path / "out",
+                         cache_dir=tmp_path / "cache", progress=False)
+    plan = Runner(load_grid(grid), options, lambda name, batch: ToyEncoder()).plan()
+    reasons = {c.not_applicable for c in plan.not_applicable}
+    assert len(plan.not_applicable) == 3 and all(c.cell.method.name == "joint-align" for c in plan.not_applicable)
+    assert reasons == {f"joint-align fine-tunes the encoder; toy has no trainable weights for {langs}"
+                       for langs in ("de, en", "en, fr", "en")}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from pathlib import Path
@@ -122,8 +123,8 @@ def check_finetuner(entry: Entry) -> list[str]:
 
     def fitted(seed: int) -> TrainableModel:
         model = TrainableModel(base)
-        method = instantiate(entry, ())
-        assert method.fit(data, model, seed) is method, "fit must return self"
+        method = dataclasses.replace(instantiate(entry, ()), seed=seed)  # `seed` is a declared Finetuner field
+        assert method.fit(data, model) is method, "fit must return self"
         assert isinstance(getattr(method, "record_", None), dict), "fit must leave its training record in record_ (a dict)"
         trained.setdefault(seed, model)
         return model
@@ -134,6 +135,8 @@ def check_finetuner(entry: Entry) -> list[str]:
         assert not different, f"two fits with seed 0 differ in {different[:3]}"
         assert any(not torch.equal(a[k], v) for k, v in TrainableModel(base).module.state_dict().items()), \
             "fit left every weight unchanged"
+        c = fitted(1).module.state_dict()
+        assert any(not torch.equal(a[k], c[k]) for k in a), "seeds 0 and 1 trained identical weights"
 
     def checkpoint_round_trips():
         model = trained.get(0) or fitted(0)
@@ -147,15 +150,15 @@ def check_finetuner(entry: Entry) -> list[str]:
 
     def missing_resource_is_clear():
         try:
-            instantiate(entry, ()).fit(TrainingData("en", ()), TrainableModel(base), 0)
+            instantiate(entry, ()).fit(TrainingData("en", ()), TrainableModel(base))
         except MissingResourceError:
             return
         raise AssertionError("fitting without the training data it needs must raise MissingResourceError")
 
     try:
         for name, fn in _common_checks(entry) + [
-                ("fit returns self and records its training", lambda: fitted(1)),
-                ("same seed -> bit-identical weights", deterministic),
+                ("fit returns self and records its training", lambda: fitted(2)),
+                ("same seed -> bit-identical weights, another seed -> others", deterministic),
                 ("the checkpoint encodes like the trained model", checkpoint_round_trips),
                 ("missing training data raises MissingResourceError", missing_resource_is_clear)]:
             check(name, fn)

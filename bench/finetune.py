@@ -2,7 +2,8 @@
 they train, and the content-addressed store of the checkpoints they produce.
 
 A **Finetuner** is a method whose spec has `mode = Mode.ONLINE`. It declares what it trains on with
-`needs()` (the same `AnchorRequest`s aligners use) and implements `fit(data, model, seed) -> self`:
+`needs()` (the same `AnchorRequest`s aligners use), has a `seed: int` field (its training seed: a
+grid lists the method once per seed to measure the spread) and implements `fit(data, model) -> self`:
 it trains `model` (a `TrainableModel`: a transformers encoder loaded for training) in place and keeps
 its training record in `record_`. The runner gives it the guarded training data of every language the
 data root has the resource for (one checkpoint for all languages, independent of the grid's cells),
@@ -42,10 +43,11 @@ class TrainingData:
 @runtime_checkable
 class Finetuner(Protocol):
     spec: ClassVar[MethodSpec]
+    seed: int
 
     def needs(self) -> tuple[AnchorRequest, ...]: ...
 
-    def fit(self, data: TrainingData, model: "TrainableModel", seed: int) -> "Finetuner": ...
+    def fit(self, data: TrainingData, model: "TrainableModel") -> "Finetuner": ...
 
 
 class TrainableModel:

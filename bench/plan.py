@@ -73,8 +73,8 @@ def training_languages(method: Entry, request: AnchorRequest, cell_languages: tu
 
 def _not_applicable(resolved_languages: tuple[str, ...], cell: Cell, method: Entry, task_obj, requests,
                     encoder: Encoder, data_dir: Path, synthetic: bool) -> str:
-    if synthetic:
-        return ""  # simulated data: the task fits the method itself, no encoder and no data files
+    if synthetic:  # simulated data: the task fits the method itself, no encoder and no data files
+        return f"{cell.task.label} simulates vectors; {method.name} trains an encoder" if method.spec.mode is Mode.ONLINE else ""
     needs = set(task_obj.requirements())
     if any(request.unit is Unit.TOKENS for request in requests):
         needs.add(Requirement.TOKEN_STATES)

@@ -14,6 +14,7 @@ import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
+import dataclasses
 import inspect
 import pkgutil
 import sys
@@ -88,7 +89,7 @@ def _import_file(path: Path):
 # What the runner calls on a plug-in; a class missing one of these is refused when it is registered
 # (with the names it lacks), instead of failing inside some cell later.
 METHOD_CONTRACT = ("needs", "fit", "transform")  # an Aligner (mode offline): bench/alignment.py
-FINETUNER_CONTRACT = ("needs", "fit")  # a Finetuner (mode online, fit(data, model, seed)): bench/finetune.py
+FINETUNER_CONTRACT = ("needs", "fit")  # a Finetuner (mode online, fit(data, model), a `seed` field): bench/finetune.py
 TASK_CONTRACT = ("languages", "cell_languages", "encode_spec", "protocol", "requirements", "data_files",
                  "evaluation_texts", "evaluate")
 SYNTHETIC_TASK_CONTRACT = ("evaluate_method",)
@@ -106,6 +107,9 @@ def _check_contract(cls: type, spec, origin: str) -> None:
     else:
         required = TASK_CONTRACT + (SYNTHETIC_TASK_CONTRACT if spec.kind == "synthetic" else ())
     missing = [name for name in required if not callable(inspect.getattr_static(cls, name, None))]
+    if isinstance(spec, MethodSpec) and spec.mode is Mode.ONLINE and (
+            not dataclasses.is_dataclass(cls) or "seed" not in {f.name for f in dataclasses.fields(cls)}):
+        missing.append("a dataclass field `seed: int` (the training seed)")
     if missing:
         kind = "method" if isinstance(spec, MethodSpec) else "task"
         raise RegistryError(f"{kind} {spec.name!r} ({origin}) lacks {', '.join(missing)}: see the "

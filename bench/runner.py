@@ -201,7 +201,9 @@ class AlignerBuilder:
 class CheckpointBuilder:
     """Stage 2 for a Finetuner: read the guarded training data of every language the data has it for,
     train a copy of the base encoder's weights (or reuse the stored checkpoint with the same key) and
-    hand the checkpoint on as an ordinary encoder, with its own fingerprint and embedding-cache entries."""
+    hand the checkpoint on as an ordinary encoder, with its own fingerprint and embedding-cache entries.
+    The key covers the method, its version, parameters (the training seed among them) and code, the base
+    encoder's fingerprint and the training texts; a task's seed (its head's) does not enter it."""
 
     def __init__(self, options: RunOptions, store: CheckpointStore, cache: EmbeddingCache, registry: Registry):
         self.options, self.store, self.cache, self.registry = options, store, cache, registry
@@ -217,7 +219,7 @@ class CheckpointBuilder:
             for lang in training_languages(entry, request, resolved.languages, self.options.data_dir):
                 texts[(request, lang)] = _anchor_texts(request.resource, self.options.data_dir, lang, request.budget, banned)
         key_payload = {"method": entry.name, "version": entry.spec.version, "params": cell.method.params,
-                       "base": base_fingerprint, "seed": cell.seed,
+                       "base": base_fingerprint,  # the training seed is a parameter: the cell's seed is the task's
                        "texts": {f"{r.resource.value}:{lang}": hashlib.sha256(canonical_json(t.pairs).encode()).hexdigest()
                                  for (r, lang), t in texts.items()},
                        "code": resolved.inputs["code"]["method"]}
@@ -230,7 +232,7 @@ class CheckpointBuilder:
             start = time.perf_counter()
             data, provenance = self._training_data(texts)
             model = TrainableModel(model_dir, threads=self.options.threads)
-            finetuner.fit(data, model, cell.seed)
+            finetuner.fit(data, model)
             fit_seconds = time.perf_counter() - start
             directory = self.store.save(key, model, {
                 "method": entry.name, "key_payload": key_payload, "record": finetuner.record_, "provenance": provenance,

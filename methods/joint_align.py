@@ -49,6 +49,7 @@ class JointAlign:
     max_length: int = 64
     regularization: float = 1.0
     freeze_embeddings: bool = True
+    seed: int = 0  # the training seed (order of the examples); the grid lists several to measure the spread
 
     def needs(self) -> tuple[AnchorRequest, ...]:
         return (AnchorRequest(Resource.WORD_ALIGNMENTS, budget=self.sentences_per_language),)
@@ -71,12 +72,12 @@ class JointAlign:
         """(total, link term, regulariser) of one batch of examples."""
         import torch
 
-        src_ids, src_mask, src_first = model.word_batch([b[0] for b in batch], self.max_length)
-        tgt_ids, tgt_mask, tgt_first = model.word_batch([b[1] for b in batch], self.max_length)
-        source = model.hidden(src_ids, src_mask, self.layer)
-        target = model.hidden(tgt_ids, tgt_mask, self.layer)
+        n = len(batch)  # both sides in one forward pass: larger matrix products, less overhead on a CPU
+        ids, mask, first = model.word_batch([b[0] for b in batch] + [b[1] for b in batch], self.max_length)
+        states = model.hidden(ids, mask, self.layer)
+        source, target, src_first, tgt_first = states[:n], states[n:], first[:n], first[n:]
         with torch.no_grad():
-            target0 = model.hidden(tgt_ids, tgt_mask, self.layer, module=original)
+            target0 = model.hidden(ids[n:], mask[n:], self.layer, module=original)
         rows, src_pos, tgt_pos = [], [], []
         for row, (_, _, links) in enumerate(batch):
             for i, j in links:
@@ -92,11 +93,11 @@ class JointAlign:
         regulariser = ((target[row_index, positions] - target0[row_index, positions]) ** 2).sum(-1).mean()
         return link + self.regularization * regulariser, link, regulariser
 
-    def fit(self, data: TrainingData, model: TrainableModel, seed: int) -> "JointAlign":
+    def fit(self, data: TrainingData, model: TrainableModel) -> "JointAlign":
         import torch
 
-        torch.manual_seed(seed)
-        rng = np.random.default_rng(seed)
+        torch.manual_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
         examples = self.examples(data)
         if not examples:
             raise ValueError("joint-align: no sentence pair with a one-to-one word link in the training data")

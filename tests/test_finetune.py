@@ -36,7 +36,7 @@ def test_joint_align_pulls_linked_words_together_and_keeps_english_near_the_orig
     de0, en0 = word_vectors(model, GERMAN, 2), word_vectors(model, ENGLISH, 2)
     method = JointAlign(sentences_per_language=0, layer=2, epochs=10, lr=3e-3, batch_size=8, max_length=32,
                         freeze_embeddings=False)
-    assert method.fit(toy_data(), model, seed=0) is method
+    assert method.fit(toy_data(), model) is method
     de1, en1 = word_vectors(model, GERMAN, 2), word_vectors(model, ENGLISH, 2)
     gap0, gap1 = np.linalg.norm(de0 - en0, axis=1).mean(), np.linalg.norm(de1 - en1, axis=1).mean()
     german_moved, english_moved = np.linalg.norm(de1 - de0, axis=1).mean(), np.linalg.norm(en1 - en0, axis=1).mean()
@@ -54,7 +54,7 @@ def test_the_regulariser_is_what_keeps_english_in_place(tiny):
         model = TrainableModel(tiny)
         en0 = word_vectors(model, ENGLISH, 2)
         JointAlign(sentences_per_language=0, layer=2, epochs=5, lr=3e-3, batch_size=8, max_length=32, regularization=weight,
-                   freeze_embeddings=False).fit(toy_data(), model, seed=0)
+                   freeze_embeddings=False).fit(toy_data(), model)
         moved[weight] = np.linalg.norm(word_vectors(model, ENGLISH, 2) - en0, axis=1).mean()
     assert moved[10.0] < 0.5 * moved[0.0], moved
 
@@ -67,7 +67,7 @@ def test_training_is_deterministic_under_a_seed_and_differs_across_seeds(tiny):
     states = []
     for seed in (0, 0, 1):
         model = TrainableModel(tiny)
-        JointAlign(sentences_per_language=0, layer=2, epochs=1, lr=1e-3, batch_size=4, max_length=32).fit(toy_data(), model, seed)
+        JointAlign(sentences_per_language=0, layer=2, epochs=1, lr=1e-3, batch_size=4, max_length=32, seed=seed).fit(toy_data(), model)
         states.append(model.module.state_dict())
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
     assert not all(torch.equal(states[0][k], states[2][k]) for k in states[0])
@@ -82,7 +82,7 @@ def test_frozen_embeddings_and_layers_stay_bit_identical(tiny):
     before = {k: v.clone() for k, v in model.module.state_dict().items()}
     model.freeze(embeddings=True, layers_below=1)
     JointAlign(sentences_per_language=0, layer=2, epochs=1, lr=1e-2, batch_size=8, max_length=32, freeze_embeddings=True).fit(
-        toy_data(), model, seed=0)
+        toy_data(), model)
     after = model.module.state_dict()
     frozen = [k for k in before if k.startswith("embeddings.") or k.startswith("encoder.layer.0.")]
     trained = [k for k in before if k.startswith("encoder.layer.1.")]
@@ -100,7 +100,7 @@ def test_a_checkpoint_reloads_to_identical_vectors_and_a_truncated_one_is_retrai
     from methods.joint_align import JointAlign
 
     model = TrainableModel(tiny)
-    JointAlign(sentences_per_language=0, layer=2, epochs=1, lr=1e-3, batch_size=8, max_length=32).fit(toy_data(), model, 0)
+    JointAlign(sentences_per_language=0, layer=2, epochs=1, lr=1e-3, batch_size=8, max_length=32).fit(toy_data(), model)
     store = CheckpointStore(tmp_path)
     directory = store.save("key1", model, {"record": {}, "provenance": {}})
     assert store.load("key1") == directory
@@ -156,7 +156,8 @@ def test_the_runner_trains_one_checkpoint_evaluates_every_task_on_it_and_reuses_
     rows = [r for r in read_jsonl(tmp_path / "out" / "results.jsonl") if r["method"] == "joint-align"]
     checkpoints = {r["anchors"]["checkpoint"] for r in rows}
     assert len(checkpoints) == 1 and {r["task"] for r in rows} == {"tatoeba", "sts"} and rows[0]["category"] == "c"
-    assert rows[0]["anchors"]["word_alignments:de"]["n"] == 40 and rows[0]["anchors"]["training"]["sentence_pairs"] == 30
+    assert rows[0]["anchors"]["word_alignments:de"]["n"] == 40  # of which 30 sampled; those with a 1-1 link train
+    assert 0 < rows[0]["anchors"]["training"]["sentence_pairs"] <= 30
     original = {(r["task"], r["language"], r["subset"], r["metric"]): r["value"]
                 for r in read_jsonl(tmp_path / "out" / "results.jsonl") if r["method"] == "original"}
     assert any(original[(r["task"], r["language"], r["subset"], r["metric"])] != r["value"] for r in rows)  # weights changed

@@ -67,12 +67,13 @@ def test_finetuner_contract_catches_a_fit_that_trains_nothing(tmp_path):
         " WordAlignmentSource.NOT_APPLICABLE, Level.SENTENCE, frozenset({Resource.PARALLEL_SENTENCES})))\n"
         "@dataclass\n"
         "class Lazy:\n"
+        "    seed: int = 0\n"
         "    def needs(self): return (AnchorRequest(Resource.PARALLEL_SENTENCES),)\n"
-        "    def fit(self, data, model, seed):\n"
+        "    def fit(self, data, model):\n"
         "        self.record_ = {}\n"
         "        return self\n"
     )
-    with pytest.raises(AssertionError, match="lazy: same seed -> bit-identical weights: fit left every weight unchanged"):
+    with pytest.raises(AssertionError, match="lazy: same seed -> bit-identical weights, another seed -> others: fit left every weight unchanged"):
         check_method(registry.get_method("lazy", (str(lazy),)))
 
 

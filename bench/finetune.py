@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Protocol, Sequence, runtime_checkable
+from typing import Callable, ClassVar, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -130,6 +131,54 @@ class TrainableModel:
     def save(self, directory: Path) -> None:
         self.module.save_pretrained(directory, safe_serialization=True)
         self.tokenizer.save_pretrained(directory)
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """How a Finetuner's examples are turned into optimizer steps."""
+
+    epochs: int
+    lr: float
+    batch_size: int
+    warmup: float = 0.1  # fraction of the steps with a linearly rising learning rate, then constant
+    betas: tuple[float, float] = (0.9, 0.98)
+
+
+def train_loop(model: TrainableModel, examples: Sequence, loss: Callable, config: LoopConfig, seed: int,
+               name: str, terms: Sequence[str] = ("loss",)) -> dict:
+    """Adam over shuffled mini-batches of `examples` for `config.epochs` epochs; `loss(batch)` returns a
+    tuple of scalar tensors whose first is minimised (the others are logged). Seeded by `seed` (batch
+    order and any dropout). Returns the training record (selection: the weights after the last step)."""
+    import torch
+
+    if not examples:
+        raise ValueError(f"{name}: no training examples")
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    steps_per_epoch = math.ceil(len(examples) / config.batch_size)
+    total = steps_per_epoch * config.epochs
+    warmup = max(1, int(round(config.warmup * total)))
+    optimizer = torch.optim.Adam(model.trainable_parameters(), lr=config.lr, betas=config.betas)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
+    model.module.train()
+    history = []
+    for _ in range(config.epochs):
+        order = rng.permutation(len(examples))
+        for start in range(0, len(order), config.batch_size):
+            optimizer.zero_grad()
+            values = loss([examples[k] for k in order[start:start + config.batch_size]])
+            if not torch.isfinite(values[0]):
+                raise FloatingPointError(f"{name}: non-finite loss at step {len(history) + 1}")
+            values[0].backward()
+            optimizer.step()
+            schedule.step()
+            history.append([v.item() for v in values])
+    model.module.eval()
+    tenth = max(1, len(history) // 10)
+    return {"steps": len(history), "examples": len(examples), "selection": "fixed: weights after the last step",
+            "loss_terms": list(terms), "loss_first_tenth": [round(float(v), 5) for v in np.mean(history[:tenth], 0)],
+            "loss_last_tenth": [round(float(v), 5) for v in np.mean(history[-tenth:], 0)],
+            "optimizer": f"Adam lr {config.lr} betas {config.betas}, {config.warmup:.0%} linear warm-up, batch {config.batch_size}"}
 
 
 def _block_index(parameter_name: str) -> int | None:

@@ -133,6 +133,68 @@ class TrainableModel:
         self.tokenizer.save_pretrained(directory)
 
 
+LinkedPair = tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[int, int], ...]]  # words, pivot words, links
+
+
+def linked_sentences(data: TrainingData, per_language: int, method: str) -> list[LinkedPair]:
+    """(source words, pivot words, one-to-one word links) of a fixed sample of at most `per_language`
+    word-aligned sentence pairs per language (those with at least one link), languages in order."""
+    require(data, "word_alignments", method)
+    out = []
+    for lang in data.languages:
+        corpus = data.word_alignments[lang]
+        links: dict[int, list[tuple[int, int]]] = {}
+        for s, i, j in corpus.word_pairs():
+            links.setdefault(s, []).append((i, j))
+        for s in sample_indices(len(corpus), per_language):
+            if int(s) in links:
+                out.append((corpus.source[s], corpus.target[s], tuple(links[int(s)])))
+    return out
+
+
+@dataclass
+class LinkStates:
+    """States at one layer of a batch of `LinkedPair`s, both sides encoded in one forward pass."""
+
+    source: object  # [n_links, dim] states of the linked source words (first sub-token)
+    target: object  # [n_links, dim] states of their linked pivot words
+    pivot_words: object  # [n_pivot_words, dim] states of every pivot word inside max_length
+    pivot_batch: tuple  # (ids, mask, (row, position) of pivot_words): to encode them with another module
+
+
+def link_states(model: TrainableModel, batch: Sequence[LinkedPair], layer: int, max_length: int) -> LinkStates:
+    """Links whose words were cut off by `max_length` are dropped."""
+    import torch
+
+    n = len(batch)  # both sides in one forward pass: larger matrix products, less overhead on a CPU
+    ids, mask, first = model.word_batch([b[0] for b in batch] + [b[1] for b in batch], max_length)
+    states = model.hidden(ids, mask, layer)
+    source, target, src_first, tgt_first = states[:n], states[n:], first[:n], first[n:]
+    rows, src_pos, tgt_pos = [], [], []
+    for row, (_, _, links) in enumerate(batch):
+        for i, j in links:
+            a, b = int(src_first[row, i]), int(tgt_first[row, j])
+            if a >= 0 and b >= 0:
+                rows.append(row), src_pos.append(a), tgt_pos.append(b)
+    device = states.device
+    rows_t = torch.tensor(rows, dtype=torch.long, device=device)
+    kept = tgt_first >= 0
+    pivot_rows = torch.arange(n, device=device).unsqueeze(1).expand_as(tgt_first)[kept]
+    pivot_positions = tgt_first[kept]
+    return LinkStates(source[rows_t, torch.tensor(src_pos, dtype=torch.long, device=device)],
+                      target[rows_t, torch.tensor(tgt_pos, dtype=torch.long, device=device)],
+                      target[pivot_rows, pivot_positions], (ids[n:], mask[n:], (pivot_rows, pivot_positions)))
+
+
+def pivot_words_of(model: TrainableModel, module, states: LinkStates, layer: int):
+    """The same pivot words' states under another module (e.g. the frozen original), without gradients."""
+    import torch
+
+    ids, mask, (rows, positions) = states.pivot_batch
+    with torch.no_grad():
+        return model.hidden(ids, mask, layer, module=module)[rows, positions]
+
+
 @dataclass(frozen=True)
 class LoopConfig:
     """How a Finetuner's examples are turned into optimizer steps."""

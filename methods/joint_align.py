@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.finetune import LoopConfig, TrainableModel, TrainingData, require, sample_indices, train_loop
+from bench.finetune import (LinkedPair, LoopConfig, TrainableModel, TrainingData, link_states, linked_sentences,
+                            pivot_words_of, train_loop)
 from bench.registry import method
 from bench.specs import AnchorRequest, Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
 
@@ -56,43 +57,14 @@ class JointAlign:
     def needs(self) -> tuple[AnchorRequest, ...]:
         return (AnchorRequest(Resource.WORD_ALIGNMENTS, budget=self.sentences_per_language),)
 
-    def examples(self, data: TrainingData) -> list[tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[int, int], ...]]]:
-        """(source words, English words, one-to-one links) of every sampled sentence pair with a link."""
-        require(data, "word_alignments", "joint-align")
-        out = []
-        for lang in data.languages:
-            corpus = data.word_alignments[lang]
-            links: dict[int, list[tuple[int, int]]] = {}
-            for s, i, j in corpus.word_pairs():
-                links.setdefault(s, []).append((i, j))
-            for s in sample_indices(len(corpus), self.sentences_per_language):
-                if int(s) in links:
-                    out.append((corpus.source[s], corpus.target[s], tuple(links[int(s)])))
-        return out
+    def examples(self, data: TrainingData) -> list[LinkedPair]:
+        return linked_sentences(data, self.sentences_per_language, "joint-align")
 
-    def loss(self, model: TrainableModel, original, batch) -> tuple:
+    def loss(self, model: TrainableModel, original, batch: list[LinkedPair]) -> tuple:
         """(total, link term, regulariser) of one batch of examples."""
-        import torch
-
-        n = len(batch)  # both sides in one forward pass: larger matrix products, less overhead on a CPU
-        ids, mask, first = model.word_batch([b[0] for b in batch] + [b[1] for b in batch], self.max_length)
-        states = model.hidden(ids, mask, self.layer)
-        source, target, src_first, tgt_first = states[:n], states[n:], first[:n], first[n:]
-        with torch.no_grad():
-            target0 = model.hidden(ids[n:], mask[n:], self.layer, module=original)
-        rows, src_pos, tgt_pos = [], [], []
-        for row, (_, _, links) in enumerate(batch):
-            for i, j in links:
-                a, b = int(src_first[row, i]), int(tgt_first[row, j])
-                if a >= 0 and b >= 0:  # both words inside max_length
-                    rows.append(row), src_pos.append(a), tgt_pos.append(b)
-        rows_t = torch.tensor(rows, dtype=torch.long, device=source.device)
-        link = ((source[rows_t, torch.tensor(src_pos, device=source.device)]
-                 - target[rows_t, torch.tensor(tgt_pos, device=source.device)]) ** 2).sum(-1).mean()
-        kept = tgt_first >= 0
-        row_index = torch.arange(len(batch), device=source.device).unsqueeze(1).expand_as(tgt_first)[kept]
-        positions = tgt_first[kept]
-        regulariser = ((target[row_index, positions] - target0[row_index, positions]) ** 2).sum(-1).mean()
+        states = link_states(model, batch, self.layer, self.max_length)
+        link = ((states.source - states.target) ** 2).sum(-1).mean()
+        regulariser = ((states.pivot_words - pivot_words_of(model, original, states, self.layer)) ** 2).sum(-1).mean()
         return link + self.regularization * regulariser, link, regulariser
 
     def fit(self, data: TrainingData, model: TrainableModel) -> "JointAlign":

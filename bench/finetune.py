@@ -19,12 +19,12 @@ import math
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, ClassVar, Protocol, Sequence, runtime_checkable
+from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from bench.manifest import directory_problem, publish, staging_for
-from bench.specs import AnchorRequest, MethodSpec
+from bench.specs import AnchorRequest
 
 CHECKPOINT_MARKER = "alignbench-fingerprint.json"  # the file TransformersEncoder reads its fingerprint from
 
@@ -43,7 +43,6 @@ class TrainingData:
 
 @runtime_checkable
 class Finetuner(Protocol):
-    spec: ClassVar[MethodSpec]
     seed: int
 
     def needs(self) -> tuple[AnchorRequest, ...]: ...
@@ -72,6 +71,7 @@ class TrainableModel:
         extra = {"add_pooling_layer": False} if config.get("model_type") == "bert" else {}
         self.module = AutoModel.from_pretrained(self.model_dir, **extra).to(self.device)
         self.num_layers = int(config["num_hidden_layers"])
+        self.extra_parameters: list = []  # a method's own modules (a projection head): trained, never saved
 
     def freeze(self, embeddings: bool = True, layers_below: int = 0) -> None:
         """Stop gradients for the embedding matrices and for transformer layers 1..layers_below
@@ -82,7 +82,7 @@ class TrainableModel:
                 parameter.requires_grad_(False)
 
     def trainable_parameters(self) -> list:
-        return [p for p in self.module.parameters() if p.requires_grad]
+        return [p for p in self.module.parameters() if p.requires_grad] + list(self.extra_parameters)
 
     def frozen_copy(self):
         import copy

@@ -180,3 +180,40 @@ def test_a_finetuner_on_an_encoder_without_trainable_weights_is_not_applicable(t
     assert len(plan.not_applicable) == 3 and all(c.cell.method.name == "joint-align" for c in plan.not_applicable)
     assert reasons == {f"joint-align fine-tunes the encoder; toy has no trainable weights for {langs}"
                        for langs in ("de, en", "en, fr", "en")}
+
+
+def test_info_nce_matches_a_hand_computed_value():
+    import torch
+
+    from methods.contrastive_align import info_nce
+
+    source, target = torch.tensor([[1.0, 0.0], [0.0, 2.0]]), torch.tensor([[1.0, 1.0], [0.0, 1.0]])
+    z = np.array([[1, 0], [0, 1], [1 / np.sqrt(2), 1 / np.sqrt(2)], [0, 1]])
+    logits = z @ z.T / 0.5
+    np.fill_diagonal(logits, -np.inf)
+    positives = [2, 3, 0, 1]
+    expected = np.mean([np.log(np.exp(logits[k]).sum()) - logits[k, positives[k]] for k in range(4)])
+    assert float(info_nce(source, target, 0.5)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_contrastive_align_learns_and_align_freeze_keeps_its_frozen_blocks_bit_identical(tiny):
+    import torch
+
+    from methods.align_freeze import AlignFreeze
+    from methods.contrastive_align import ContrastiveAlign
+
+    model = TrainableModel(tiny)
+    method = ContrastiveAlign(sentences_per_language=0, layer=2, epochs=10, lr=3e-3, batch_size=8, max_length=32,
+                              projection=16, weight_penalty=0.0, drop_identical=False, freeze_embeddings=False).fit(toy_data(), model)
+    first, last = method.record_["loss_first_tenth"][1], method.record_["loss_last_tenth"][1]
+    assert last < 0.7 * first, (first, last)
+    assert set(model.module.state_dict()) == set(TrainableModel(tiny).module.state_dict())  # the head is not part of it
+
+    model = TrainableModel(tiny)
+    before = {k: v.clone() for k, v in model.module.state_dict().items()}
+    AlignFreeze(sentences_per_language=0, layer=2, epochs=2, lr=1e-2, batch_size=8, max_length=32, freeze_layers=1,
+                drop_identical=False).fit(toy_data(), model)
+    after = model.module.state_dict()
+    frozen = [k for k in before if k.startswith(("embeddings.", "encoder.layer.0."))]
+    assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)
+    assert not all(torch.equal(before[k], after[k]) for k in before if k.startswith("encoder.layer.1."))

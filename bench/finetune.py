@@ -152,6 +152,12 @@ def linked_sentences(data: TrainingData, per_language: int, method: str) -> list
     return out
 
 
+def parallel_pairs(data: TrainingData, method: str) -> list[tuple[str, str]]:
+    """Every (text, pivot text) pair of `data`, languages in order (the runner applied the budget)."""
+    require(data, "parallel", method)
+    return [pair for lang in data.languages for pair in data.parallel[lang]]
+
+
 @dataclass
 class LinkStates:
     """States at one layer of a batch of `LinkedPair`s, both sides encoded in one forward pass."""
@@ -224,6 +230,9 @@ def train_loop(model: TrainableModel, examples: Sequence, loss: Callable, config
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
     model.module.train()
     history = []
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=f"train {name}", unit="step", leave=False, disable=None)  # silent off a terminal
     for _ in range(config.epochs):
         order = rng.permutation(len(examples))
         for start in range(0, len(order), config.batch_size):
@@ -235,6 +244,9 @@ def train_loop(model: TrainableModel, examples: Sequence, loss: Callable, config
             optimizer.step()
             schedule.step()
             history.append([v.item() for v in values])
+            bar.update()
+            bar.set_postfix_str(f"loss {history[-1][0]:.4f}")
+    bar.close()
     model.module.eval()
     tenth = max(1, len(history) // 10)
     return {"steps": len(history), "examples": len(examples), "selection": "fixed: weights after the last step",

@@ -217,3 +217,51 @@ def test_contrastive_align_learns_and_align_freeze_keeps_its_frozen_blocks_bit_i
     frozen = [k for k in before if k.startswith(("embeddings.", "encoder.layer.0."))]
     assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)
     assert not all(torch.equal(before[k], after[k]) for k in before if k.startswith("encoder.layer.1."))
+
+
+@pytest.mark.parametrize("loss", ["additive-margin", "xlco"])
+def test_translation_ranking_loss_matches_a_hand_computed_value(loss):
+    import torch
+
+    from methods.translation_ranking import ranking_loss
+
+    source, target = torch.tensor([[1.0, 0.0], [1.0, 1.0]]), torch.tensor([[2.0, 0.0], [0.0, 1.0]])
+    cos = np.array([[1.0, 0.0], [1 / np.sqrt(2), 1 / np.sqrt(2)]])
+    logits = 20 * (cos - 0.3 * np.eye(2)) if loss == "additive-margin" else cos / 0.25
+
+    def xent(rows):
+        return np.mean([np.log(np.exp(rows[i]).sum()) - rows[i, i] for i in range(2)])
+
+    expected = (xent(logits) + xent(logits.T)) / 2
+    assert float(ranking_loss(source, target, loss)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_sentence_level_finetuners_bring_translations_together(tiny):
+    import torch
+
+    from methods.distill_multilingual import DistillMultilingual
+    from methods.translation_ranking import TranslationRanking
+
+    def gap(model):  # how much closer a sentence is to its translation than to the other sentences
+        with torch.no_grad():
+            de = torch.nn.functional.normalize(model.mean_pooled(GERMAN, 2, 32), dim=-1)
+            en = torch.nn.functional.normalize(model.mean_pooled(ENGLISH, 2, 32), dim=-1)
+        similarity = (de @ en.T).numpy()
+        return float(np.diag(similarity).mean() - similarity[~np.eye(len(similarity), dtype=bool)].mean())
+
+    model = TrainableModel(tiny)
+    before = gap(model)
+    ranking = TranslationRanking(sentences_per_language=0, layer=2, epochs=5, lr=3e-3, batch_size=8, max_length=32,
+                                 freeze_embeddings=False).fit(toy_data(), model)
+    assert gap(model) > before + 0.05, (before, gap(model))
+    assert ranking.record_["loss_last_tenth"][0] < ranking.record_["loss_first_tenth"][0]
+
+    model = TrainableModel(tiny)
+    with torch.no_grad():
+        teacher = model.mean_pooled(ENGLISH, 2, 32)
+        distance_before = float(((model.mean_pooled(GERMAN, 2, 32) - teacher) ** 2).mean())
+    DistillMultilingual(sentences_per_language=0, layer=2, epochs=5, lr=3e-3, batch_size=8, max_length=32,
+                        freeze_embeddings=False).fit(toy_data(), model)
+    with torch.no_grad():
+        distance_after = float(((model.mean_pooled(GERMAN, 2, 32) - teacher) ** 2).mean())
+    assert distance_after < 0.5 * distance_before, (distance_before, distance_after)  # translations reach the teacher

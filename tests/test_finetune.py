@@ -265,3 +265,26 @@ def test_sentence_level_finetuners_bring_translations_together(tiny):
     with torch.no_grad():
         distance_after = float(((model.mean_pooled(GERMAN, 2, 32) - teacher) ** 2).mean())
     assert distance_after < 0.5 * distance_before, (distance_before, distance_after)  # translations reach the teacher
+
+
+def test_the_ot_loss_equals_pots_sinkhorn_value_and_approaches_the_exact_one():
+    import ot
+    import torch
+
+    from methods.ot_align import sinkhorn_cost
+
+    rng = np.random.default_rng(0)
+    cost = rng.random((4, 6))
+    a, b = np.full(4, 1 / 4), np.full(6, 1 / 6)
+    ours = float(sinkhorn_cost(torch.tensor(cost), 0.1, 2000))
+    assert ours == pytest.approx(float(ot.sinkhorn2(a, b, cost, 0.1, numItermax=10000, stopThr=1e-12)), rel=1e-6)
+    assert float(sinkhorn_cost(torch.tensor(cost), 0.002, 5000)) == pytest.approx(float(ot.emd2(a, b, cost)), rel=1e-2)
+
+
+def test_ot_align_shrinks_the_transport_cost_between_translations(tiny):
+    from methods.ot_align import OtAlign
+
+    method = OtAlign(sentences_per_language=0, layer=2, epochs=10, lr=3e-3, batch_size=8, max_length=32,
+                     freeze_embeddings=False).fit(toy_data(), TrainableModel(tiny))
+    first, last = method.record_["loss_first_tenth"][1], method.record_["loss_last_tenth"][1]
+    assert last < 0.7 * first, (first, last)

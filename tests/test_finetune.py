@@ -288,3 +288,25 @@ def test_ot_align_shrinks_the_transport_cost_between_translations(tiny):
                      freeze_embeddings=False).fit(toy_data(), TrainableModel(tiny))
     first, last = method.record_["loss_first_tenth"][1], method.record_["loss_last_tenth"][1]
     assert last < 0.7 * first, (first, last)
+
+
+def test_code_switching_replaces_dictionary_words_and_training_maps_them_onto_the_original(tiny):
+    import torch
+
+    from methods.code_switch_proxy import CodeSwitchProxy, code_switch
+
+    rng = np.random.default_rng(0)
+    assert code_switch("The dog sleeps", {"dog": "hund", "the": "der"}, 1.0, rng) == "der hund sleeps"
+    assert code_switch("The dog sleeps", {"dog": "hund"}, 0.0, rng) == "The dog sleeps"
+    method = CodeSwitchProxy(sentences_per_language=0, switch_rate=1.0, layer=2, epochs=5, lr=3e-3, batch_size=8,
+                             max_length=32, freeze_embeddings=False)
+    examples = method.examples(toy_data())
+    assert examples[0] == ("das hund", "the dog")  # every word switched at rate 1 ("the": first listed, "das")
+    model = TrainableModel(tiny)
+    with torch.no_grad():
+        teacher = model.mean_pooled(ENGLISH, 2, 32)
+        before = float(((model.mean_pooled(GERMAN, 2, 32) - teacher) ** 2).mean())
+    method.fit(toy_data(), model)
+    with torch.no_grad():
+        after = float(((model.mean_pooled(GERMAN, 2, 32) - teacher) ** 2).mean())
+    assert after < 0.5 * before, (before, after)

@@ -48,7 +48,12 @@ class ResolvedCell:
     @property
     def trains_encoder(self) -> bool:
         """The method changes the encoder's weights (a Finetuner, bench/finetune.py)."""
-        return self.method.spec.mode is Mode.ONLINE
+        return self.method.spec.mode is Mode.ONLINE and not self.method.spec.pretrained_encoder
+
+    @property
+    def swaps_encoder(self) -> bool:
+        """The method is a pretrained encoder of its own, used in place of the grid's."""
+        return bool(self.method.spec.pretrained_encoder)
 
 
 def _with_pivot(task_obj, language: str) -> tuple[str, ...]:
@@ -72,7 +77,7 @@ def training_languages(method: Entry, request: AnchorRequest, cell_languages: tu
 
 
 def _not_applicable(resolved_languages: tuple[str, ...], cell: Cell, method: Entry, task_obj, requests,
-                    encoder: Encoder, data_dir: Path, synthetic: bool) -> str:
+                    encoder: Encoder, data_dir: Path, synthetic: bool, top_layer: int) -> str:
     if synthetic:  # simulated data: the task fits the method itself, no encoder and no data files
         return f"{cell.task.label} simulates vectors; {method.name} trains an encoder" if method.spec.mode is Mode.ONLINE else ""
     needs = set(task_obj.requirements())
@@ -80,6 +85,11 @@ def _not_applicable(resolved_languages: tuple[str, ...], cell: Cell, method: Ent
         needs.add(Requirement.TOKEN_STATES)
     if Requirement.TRAINABLE_WEIGHTS in needs and not method.spec.keeps_weights_trainable:
         return f"{cell.task.label} trains the encoder; {method.name} only maps frozen vectors"
+    if method.spec.pretrained_encoder:
+        if encoder.num_layers == 0 and cell.layer != top_layer:
+            return (f"{method.name} is a sentence encoder without layers: its cells are planned once, at the grid's "
+                    f"top layer {top_layer}")
+        return _encoder_lacks(needs, resolved_languages, cell, encoder)
     if method.spec.mode is Mode.ONLINE:
         lacking = [lang for lang in resolved_languages if Requirement.TRAINABLE_WEIGHTS not in encoder.capabilities(lang)]
         if lacking:
@@ -109,8 +119,11 @@ def _encoder_lacks(needs, resolved_languages, cell: Cell, encoder: Encoder) -> s
     return ""
 
 
-def resolve(cell: Cell, registry: Registry, encoder: Encoder, data_dir: Path, digest_memo: dict | None = None) -> ResolvedCell:
-    """`digest_memo`: one dict for all cells of a plan, so shared files are digested once."""
+def resolve(cell: Cell, registry: Registry, encoder: Encoder, data_dir: Path, digest_memo: dict | None = None,
+            top_layer: int | None = None) -> ResolvedCell:
+    """`encoder`: the one the cell's vectors come from (a pretrained-encoder method's own); `digest_memo`:
+    one dict for all cells of a plan, so shared files are digested once; `top_layer`: the grid encoder's
+    deepest listed layer."""
     method, task = registry.method(cell.method.name), registry.task(cell.task.name)
     task_obj = instantiate(task, cell.task.params)
     requests = tuple(instantiate(method, cell.method.params).needs())
@@ -120,7 +133,8 @@ def resolve(cell: Cell, registry: Registry, encoder: Encoder, data_dir: Path, di
     synthetic, error = task.spec.kind == "synthetic", ""
     files: list[Path] = []
     try:
-        reason = _not_applicable(languages, cell, method, task_obj, requests, encoder, data_dir, synthetic)
+        reason = _not_applicable(languages, cell, method, task_obj, requests, encoder, data_dir, synthetic,
+                                 cell.layer if top_layer is None else top_layer)
         if not reason and not synthetic:
             files = list(task_obj.data_files(data_dir, cell.language))
             if requests:

@@ -102,12 +102,14 @@ def _protocol_name(spec) -> str:
 
 
 def _check_contract(cls: type, spec, origin: str) -> None:
-    if isinstance(spec, MethodSpec):
+    if isinstance(spec, MethodSpec) and spec.pretrained_encoder:
+        required = ("needs",)  # the runner swaps the encoder; nothing is fitted
+    elif isinstance(spec, MethodSpec):
         required = FINETUNER_CONTRACT if spec.mode is Mode.ONLINE else METHOD_CONTRACT
     else:
         required = TASK_CONTRACT + (SYNTHETIC_TASK_CONTRACT if spec.kind == "synthetic" else ())
     missing = [name for name in required if not callable(inspect.getattr_static(cls, name, None))]
-    if isinstance(spec, MethodSpec) and spec.mode is Mode.ONLINE and (
+    if isinstance(spec, MethodSpec) and spec.mode is Mode.ONLINE and not spec.pretrained_encoder and (
             not dataclasses.is_dataclass(cls) or "seed" not in {f.name for f in dataclasses.fields(cls)}):
         missing.append("a dataclass field `seed: int` (the training seed)")
     if missing:

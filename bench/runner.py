@@ -295,6 +295,7 @@ class Runner:
         self.builder = AlignerBuilder(options, ArtifactStore(options.cache_dir), registry)
         self.checkpoints = CheckpointBuilder(options, CheckpointStore(options.cache_dir), self.cache, registry)
         self._plan: Plan | None = None
+        self._swapped: dict[str, CachedEncoder] = {}
 
     # Stage 1
     def plan(self) -> Plan:
@@ -307,7 +308,8 @@ class Runner:
         }
         cells, failures = expand(self.spec, self.options.data_dir, encoders, self.registry)
         memo: dict = {}  # file digests for this plan: files edited later are seen by the next plan
-        resolved = [resolve(cell, self.registry, encoders[cell.encoder], self.options.data_dir, memo) for cell in cells]
+        resolved = [resolve(cell, self.registry, self._cell_encoder(cell, encoders), self.options.data_dir, memo,
+                            max(self._encoder_choices[cell.encoder].layers)) for cell in cells]
         finished = self.store.finished()
         todo, not_applicable, stale = [], [], {}
         for item in resolved:
@@ -322,6 +324,17 @@ class Runner:
             todo.append(item)
         self._plan = Plan(resolved, todo, not_applicable, stale, failures, encoders)
         return self._plan
+
+    def _cell_encoder(self, cell, encoders: dict[str, CachedEncoder]) -> CachedEncoder:
+        """The grid's encoder, or the pretrained encoder a method stands for (one per name and run)."""
+        name = self.registry.method(cell.method.name).spec.pretrained_encoder
+        if not name:
+            return encoders[cell.encoder]
+        key = f"pretrained:{name}"
+        if key not in self._swapped:
+            batch = self._encoder_choices[cell.encoder].batch_size
+            self._swapped[key] = CachedEncoder(self.encoder_factory(name, batch), self.cache, progress=self.options.progress)
+        return self._swapped[key]
 
     def _build_encoder(self, choice) -> Encoder:
         base = self.encoder_factory(choice.name, choice.batch_size)
@@ -397,7 +410,8 @@ class Runner:
                 cell = resolved.cell
                 if self.options.progress:
                     iterator.set_postfix_str(f"{cell.method.label} {cell.task.label} {cell.language} L{cell.layer}")
-                base = plan.encoders[cell.encoder]
+                base = self._swapped.get(f"pretrained:{resolved.method.spec.pretrained_encoder}") \
+                    if resolved.swaps_encoder else plan.encoders[cell.encoder]
                 # one forward pass fills the cache for every layer this task will ask for, and no more
                 base.prefetch_layers = task_layers(cell.task, self._encoder_choices[cell.encoder])
                 self._run_cell(resolved, base, tracker, context, summary)
@@ -408,7 +422,7 @@ class Runner:
         if tracker.healthy:  # every cell this run recorded is in the mirror
             journal.close(run_id)
         summary.warnings += tracker.warnings
-        every_encoder = list(plan.encoders.values()) + self.checkpoints.encoders()
+        every_encoder = list(plan.encoders.values()) + self.checkpoints.encoders() + list(self._swapped.values())
         summary.encoder_calls = sum(e.encoder_calls for e in every_encoder)
         summary.encode_seconds = sum(e.encode_seconds for e in every_encoder)
         summary.superseded = len(self.superseded())
@@ -463,6 +477,10 @@ class Runner:
             if resolved.synthetic:  # simulated data: the task fits the method itself (no encoder)
                 anchors, fit_seconds, eval_start = {"synthetic": task_entry.spec.dataset}, 0.0, time.perf_counter()
                 scores = task.evaluate_method(lambda: instantiate(method_entry, cell.method.params), cell.language, ctx)
+            elif resolved.swaps_encoder:  # the method is another pretrained encoder: evaluated as it is
+                encoder, fit_seconds, eval_start = base, 0.0, time.perf_counter()
+                anchors = {"pretrained_encoder": resolved.method.spec.pretrained_encoder, "fingerprint": base.fingerprint}
+                scores = task.evaluate(encoder, cell.language, ctx)
             else:
                 if resolved.trains_encoder:  # a checkpoint, evaluated like any encoder
                     encoder, anchors, fit_seconds = self.checkpoints.build(resolved, base,

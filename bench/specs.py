@@ -123,12 +123,13 @@ class MethodSpec:
     supervision: frozenset[Resource] = frozenset()  # every resource some configuration may consume
     summary: str = ""
     identity: bool = False  # transform is the identity: vectors and the encoder's weights stay reachable
+    pretrained_encoder: str = ""  # the method is this pretrained encoder (an encoder name), used in place of the grid's
 
     @property
     def keeps_weights_trainable(self) -> bool:
         """Whether a task may fine-tune the encoder behind this method (the control row, or a method that
         changes the weights itself); a fitted map only transforms frozen vectors."""
-        return self.identity or self.mode is Mode.ONLINE
+        return self.identity or (self.mode is Mode.ONLINE and not self.pretrained_encoder)
 
 
 TASK_KINDS = ("task", "diagnostic", "synthetic")

@@ -310,3 +310,32 @@ def test_code_switching_replaces_dictionary_words_and_training_maps_them_onto_th
     with torch.no_grad():
         after = float(((model.mean_pooled(GERMAN, 2, 32) - teacher) ** 2).mean())
     assert after < 0.5 * before, (before, after)
+
+
+def test_a_pretrained_encoder_method_replaces_the_grids_encoder_once_and_skips_token_tasks(tmp_path):
+    from bench.grid import load_grid
+    from bench.results import read_jsonl
+    from bench.runner import Runner, RunOptions
+    from tests.helpers import ToyEncoder, TransformerLikeEncoder, write_fixture_data
+
+    class SentenceOnly(ToyEncoder):
+        name, fingerprint, num_layers = "sentence-only", "sentence-only-1", 0
+
+    grid = tmp_path / "grid.toml"
+    grid.write_text('name = "swap"\n[[encoders]]\nname = "grid-encoder"\nlayers = [1, 2]\n[[methods]]\nname = "use-m3"\n'
+                    '[[tasks]]\nname = "tatoeba"\n[[tasks]]\nname = "cbli"\n')
+    made = []
+
+    def factory(name, batch):
+        made.append(name)
+        return SentenceOnly() if name == "use-m3-offline" else TransformerLikeEncoder()
+
+    options = RunOptions(data_dir=write_fixture_data(tmp_path / "data"), out_dir=tmp_path / "out",
+                         cache_dir=tmp_path / "cache", progress=False)
+    summary = Runner(load_grid(grid), options, factory).run()
+    rows = read_jsonl(tmp_path / "out" / "results.jsonl")
+    assert summary.failed == 0 and made.count("use-m3-offline") == 1
+    assert {(r["task"], r["layer"]) for r in rows} == {("tatoeba", 2)} and rows[0]["category"] == "f"
+    assert rows[0]["anchors"] == {"pretrained_encoder": "use-m3-offline", "fingerprint": "sentence-only-1"}
+    reasons = {r["reason"] for r in read_jsonl(tmp_path / "out" / "not_applicable.jsonl")}
+    assert any("without layers" in r for r in reasons)

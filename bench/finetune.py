@@ -212,6 +212,23 @@ class LoopConfig:
     betas: tuple[float, float] = (0.9, 0.98)
 
 
+@dataclass
+class FinetuneBudget:
+    """The CPU budget Finetuners share (README: weight-changing methods); a method inherits these fields."""
+
+    sentences_per_language: int = 2000
+    layer: int = 12  # hidden_states index whose states the objective shapes
+    epochs: int = 1
+    lr: float = 5e-5
+    batch_size: int = 16  # sentence pairs per step
+    max_length: int = 64
+    freeze_embeddings: bool = True  # the 250k-row embedding matrix stays fixed
+    seed: int = 0  # the training seed; a grid lists the method once per seed to measure the spread
+
+    def loop(self) -> LoopConfig:
+        return LoopConfig(self.epochs, self.lr, self.batch_size)
+
+
 def train_loop(model: TrainableModel, examples: Sequence, loss: Callable, config: LoopConfig, seed: int,
                name: str, terms: Sequence[str] = ("loss",)) -> dict:
     """Adam over shuffled mini-batches of `examples` for `config.epochs` epochs; `loss(batch)` returns a

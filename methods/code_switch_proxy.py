@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.finetune import LoopConfig, TrainableModel, TrainingData, require, train_loop
+from bench.finetune import FinetuneBudget, TrainableModel, TrainingData, require, train_loop
 from bench.registry import method
 from bench.specs import AnchorRequest, Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
 
@@ -46,17 +46,9 @@ def code_switch(sentence: str, translations: dict[str, str], rate: float, rng: n
     summary="PROXY (continued training, not pre-training): code-switched English sentences mapped onto their originals",
 ))
 @dataclass
-class CodeSwitchProxy:
-    sentences_per_language: int = 2000
+class CodeSwitchProxy(FinetuneBudget):
     dictionary_pairs: int = 20000
     switch_rate: float = 0.3
-    layer: int = 12
-    epochs: int = 1
-    lr: float = 5e-5
-    batch_size: int = 16
-    max_length: int = 64
-    freeze_embeddings: bool = True
-    seed: int = 0
 
     def needs(self) -> tuple[AnchorRequest, ...]:
         return (AnchorRequest(Resource.BILINGUAL_LEXICON, budget=self.dictionary_pairs),
@@ -91,7 +83,7 @@ class CodeSwitchProxy:
             switched, kept = ((student[:n] - target) ** 2).mean(), ((student[n:] - target) ** 2).mean()
             return switched + kept, switched, kept
 
-        record = train_loop(model, examples, loss, LoopConfig(self.epochs, self.lr, self.batch_size), self.seed,
+        record = train_loop(model, examples, loss, self.loop(), self.seed,
                             "code-switch-proxy", ("total", "code-switched", "original"))
         switched_words = sum(a != b for a, b in examples)
         self.record_ = {**record, "sentences": len(examples), "sentences_with_a_switch": switched_words,

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.finetune import LinkedPair, LoopConfig, TrainableModel, TrainingData, link_states, linked_sentences, train_loop
+from bench.finetune import FinetuneBudget, LinkedPair, TrainableModel, TrainingData, link_states, linked_sentences, train_loop
 from bench.registry import method
 from bench.specs import AnchorRequest, Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
 
@@ -59,20 +59,12 @@ def info_nce(source, target, temperature: float):
     **SPEC,
 ))
 @dataclass
-class ContrastiveAlign:
-    sentences_per_language: int = 2000
-    layer: int = 12
-    epochs: int = 1
-    lr: float = 5e-5
-    batch_size: int = 16
-    max_length: int = 64
+class ContrastiveAlign(FinetuneBudget):
     temperature: float = 0.1
     projection: int = 128  # output width of the two-layer head (0 = no head)
     weight_penalty: float = 1.0  # lambda of ||theta - theta_0||^2 over the trained weights
     freeze_layers: int = 0  # lower transformer blocks kept fixed (AlignFreeze: half of them)
-    freeze_embeddings: bool = True
     drop_identical: bool = True  # links between identical strings teach nothing cross-lingual
-    seed: int = 0
 
     def needs(self) -> tuple[AnchorRequest, ...]:
         return (AnchorRequest(Resource.WORD_ALIGNMENTS, budget=self.sentences_per_language),)
@@ -102,7 +94,7 @@ class ContrastiveAlign:
             penalty = sum(((p - original[name]) ** 2).sum() for name, p in model.module.named_parameters() if name in original)
             return contrast + self.weight_penalty * penalty, contrast, penalty
 
-        record = train_loop(model, examples, loss, LoopConfig(self.epochs, self.lr, self.batch_size), self.seed,
+        record = train_loop(model, examples, loss, self.loop(), self.seed,
                             type(self).__name__, ("total", "contrastive", "weight_penalty"))
         model.extra_parameters = []
         self.record_ = {**record, "sentence_pairs": len(examples), "frozen_blocks": self.freeze_layers}

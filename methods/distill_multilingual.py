@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.finetune import LoopConfig, TrainableModel, TrainingData, parallel_pairs, train_loop
+from bench.finetune import FinetuneBudget, TrainableModel, TrainingData, parallel_pairs, train_loop
 from bench.registry import method
 from bench.specs import AnchorRequest, Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
 
@@ -32,16 +32,7 @@ from bench.specs import AnchorRequest, Category, Level, MethodSpec, Mode, Resour
     summary="student maps a sentence and its translation onto the frozen teacher's English vector",
 ))
 @dataclass
-class DistillMultilingual:
-    sentences_per_language: int = 2000
-    layer: int = 12
-    epochs: int = 1
-    lr: float = 5e-5
-    batch_size: int = 16
-    max_length: int = 64
-    freeze_embeddings: bool = True
-    seed: int = 0
-
+class DistillMultilingual(FinetuneBudget):
     def needs(self) -> tuple[AnchorRequest, ...]:
         return (AnchorRequest(Resource.PARALLEL_SENTENCES, budget=self.sentences_per_language),)
 
@@ -62,7 +53,7 @@ class DistillMultilingual:
             cross = ((student[n:] - target) ** 2).mean()
             return same + cross, same, cross
 
-        record = train_loop(model, pairs, loss, LoopConfig(self.epochs, self.lr, self.batch_size), self.seed,
+        record = train_loop(model, pairs, loss, self.loop(), self.seed,
                             "distill-multilingual", ("total", "english", "translation"))
         self.record_ = {**record, "sentence_pairs": len(pairs)}
         return self

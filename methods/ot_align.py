@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.finetune import LoopConfig, TrainableModel, TrainingData, parallel_pairs, train_loop
+from bench.finetune import FinetuneBudget, TrainableModel, TrainingData, parallel_pairs, train_loop
 from bench.registry import method
 from bench.specs import AnchorRequest, Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
 
@@ -54,18 +54,10 @@ def sinkhorn_cost(cost, epsilon: float, iterations: int):
     summary="fine-tune to shrink the Sinkhorn OT cost between a sentence's and its translation's token states",
 ))
 @dataclass
-class OtAlign:
-    sentences_per_language: int = 2000
-    layer: int = 12
-    epochs: int = 1
-    lr: float = 5e-5
-    batch_size: int = 16
-    max_length: int = 64
+class OtAlign(FinetuneBudget):
     epsilon: float = 0.1
     iterations: int = 50
     regularization: float = 1.0
-    freeze_embeddings: bool = True
-    seed: int = 0
 
     def needs(self) -> tuple[AnchorRequest, ...]:
         return (AnchorRequest(Resource.PARALLEL_SENTENCES, budget=self.sentences_per_language),)
@@ -97,7 +89,7 @@ class OtAlign:
                            else torch.zeros((), device=ids.device))
             return transport + self.regularization * regulariser, transport, regulariser
 
-        record = train_loop(model, pairs, loss, LoopConfig(self.epochs, self.lr, self.batch_size), self.seed,
+        record = train_loop(model, pairs, loss, self.loop(), self.seed,
                             "ot-align", ("total", "transport", "regulariser"))
         self.record_ = {**record, "sentence_pairs": len(pairs)}
         return self

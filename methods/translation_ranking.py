@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.finetune import LoopConfig, TrainableModel, TrainingData, parallel_pairs, train_loop
+from bench.finetune import FinetuneBudget, TrainableModel, TrainingData, parallel_pairs, train_loop
 from bench.registry import method
 from bench.specs import AnchorRequest, Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
 
@@ -57,19 +57,11 @@ def ranking_loss(source, target, loss: str, margin: float = 0.3, scale: float = 
     summary="continued training as a dual encoder ranking translations (additive margin or InfoNCE), in-batch negatives",
 ))
 @dataclass
-class TranslationRanking:
+class TranslationRanking(FinetuneBudget):
     loss: str = "additive-margin"
-    sentences_per_language: int = 2000
-    layer: int = 12
-    epochs: int = 1
-    lr: float = 5e-5
-    batch_size: int = 16
-    max_length: int = 64
     margin: float = 0.3
     scale: float = 20.0
     temperature: float = 0.25
-    freeze_embeddings: bool = True
-    seed: int = 0
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -88,7 +80,7 @@ class TranslationRanking:
                                  self.temperature)
             return (value,)
 
-        record = train_loop(model, pairs, loss, LoopConfig(self.epochs, self.lr, self.batch_size), self.seed,
+        record = train_loop(model, pairs, loss, self.loop(), self.seed,
                             "translation-ranking", (self.loss,))
         self.record_ = {**record, "sentence_pairs": len(pairs)}
         return self

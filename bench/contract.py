@@ -14,7 +14,7 @@ from bench.alignment import AlignmentData, MissingResourceError, fitted_state, r
 from bench.artifacts import ArtifactStore
 from bench.grid import instantiate
 from bench.registry import Entry
-from bench.specs import AnchorRequest, Category, MethodSpec, Mode
+from bench.specs import AnchorRequest, Category, MethodSpec
 
 
 def synthetic_data(n: int = 200, dim: int = 16, seed: int = 0) -> tuple[AlignmentData, np.ndarray]:
@@ -64,7 +64,7 @@ def check_method(entry: Entry) -> list[str]:
         for name, fn in _common_checks(entry):
             check(name, fn)
         return passed
-    if entry.spec.mode is Mode.ONLINE:
+    if entry.spec.trains_encoder:
         return check_finetuner(entry)
     passed: list[str] = []
     check = _runner(entry, passed)

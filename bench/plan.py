@@ -48,7 +48,7 @@ class ResolvedCell:
     @property
     def trains_encoder(self) -> bool:
         """The method changes the encoder's weights (a Finetuner, bench/finetune.py)."""
-        return self.method.spec.mode is Mode.ONLINE and not self.method.spec.pretrained_encoder
+        return self.method.spec.trains_encoder
 
     @property
     def swaps_encoder(self) -> bool:
@@ -71,14 +71,14 @@ def training_languages(method: Entry, request: AnchorRequest, cell_languages: tu
                        data_dir: Path) -> tuple[str, ...]:
     """The languages a request is read for: a fitted map's are the cell's; a Finetuner's are every
     language the data has the resource for (one checkpoint serves every cell)."""
-    if method.spec.mode is Mode.ONLINE:
+    if method.spec.trains_encoder:
         return resource_languages(request.resource, data_dir)
     return request_languages(request, cell_languages)
 
 
 def _not_applicable(resolved_languages: tuple[str, ...], cell: Cell, method: Entry, task_obj, requests,
                     encoder: Encoder, data_dir: Path, synthetic: bool, top_layer: int) -> str:
-    if synthetic:  # simulated data: the task fits the method itself, no encoder and no data files
+    if synthetic:  # simulated data: the task fits the method itself (so not a Finetuner or another encoder)
         return f"{cell.task.label} simulates vectors; {method.name} trains an encoder" if method.spec.mode is Mode.ONLINE else ""
     needs = set(task_obj.requirements())
     if any(request.unit is Unit.TOKENS for request in requests):
@@ -90,7 +90,7 @@ def _not_applicable(resolved_languages: tuple[str, ...], cell: Cell, method: Ent
             return (f"{method.name} is a sentence encoder without layers: its cells are planned once, at the grid's "
                     f"top layer {top_layer}")
         return _encoder_lacks(needs, resolved_languages, cell, encoder)
-    if method.spec.mode is Mode.ONLINE:
+    if method.spec.trains_encoder:
         lacking = [lang for lang in resolved_languages if Requirement.TRAINABLE_WEIGHTS not in encoder.capabilities(lang)]
         if lacking:
             return f"{method.name} fine-tunes the encoder; {cell.encoder} has no trainable weights for {', '.join(lacking)}"

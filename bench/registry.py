@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.specs import MethodSpec, Mode, TaskSpec
+from bench.specs import MethodSpec, TaskSpec
 
 _METHOD_ATTR = "__alignbench_method__"
 _TASK_ATTR = "__alignbench_task__"
@@ -95,27 +95,26 @@ TASK_CONTRACT = ("languages", "cell_languages", "encode_spec", "protocol", "requ
 SYNTHETIC_TASK_CONTRACT = ("evaluate_method",)
 
 
-def _protocol_name(spec) -> str:
+def _contract(spec) -> tuple[tuple[str, ...], str]:
+    """(callables required, where the protocol is described) for a method or task spec."""
     if not isinstance(spec, MethodSpec):
-        return "Task protocol in bench/taskapi.py"
-    return "Finetuner protocol in bench/finetune.py" if spec.mode is Mode.ONLINE else "Aligner protocol in bench/alignment.py"
+        return TASK_CONTRACT + (SYNTHETIC_TASK_CONTRACT if spec.kind == "synthetic" else ()), "Task protocol in bench/taskapi.py"
+    if spec.pretrained_encoder:  # the runner swaps the encoder; nothing is fitted
+        return ("needs",), "MethodSpec.pretrained_encoder in bench/specs.py"
+    if spec.trains_encoder:
+        return FINETUNER_CONTRACT, "Finetuner protocol in bench/finetune.py"
+    return METHOD_CONTRACT, "Aligner protocol in bench/alignment.py"
 
 
 def _check_contract(cls: type, spec, origin: str) -> None:
-    if isinstance(spec, MethodSpec) and spec.pretrained_encoder:
-        required = ("needs",)  # the runner swaps the encoder; nothing is fitted
-    elif isinstance(spec, MethodSpec):
-        required = FINETUNER_CONTRACT if spec.mode is Mode.ONLINE else METHOD_CONTRACT
-    else:
-        required = TASK_CONTRACT + (SYNTHETIC_TASK_CONTRACT if spec.kind == "synthetic" else ())
+    required, protocol = _contract(spec)
     missing = [name for name in required if not callable(inspect.getattr_static(cls, name, None))]
-    if isinstance(spec, MethodSpec) and spec.mode is Mode.ONLINE and not spec.pretrained_encoder and (
+    if isinstance(spec, MethodSpec) and spec.trains_encoder and (
             not dataclasses.is_dataclass(cls) or "seed" not in {f.name for f in dataclasses.fields(cls)}):
         missing.append("a dataclass field `seed: int` (the training seed)")
     if missing:
         kind = "method" if isinstance(spec, MethodSpec) else "task"
-        raise RegistryError(f"{kind} {spec.name!r} ({origin}) lacks {', '.join(missing)}: see the "
-                            f"{_protocol_name(spec)}")
+        raise RegistryError(f"{kind} {spec.name!r} ({origin}) lacks {', '.join(missing)}: see the {protocol}")
 
 
 def _collect(package: str, group: str, attr: str, extra_files: tuple[str, ...]) -> dict[str, Entry]:

@@ -27,7 +27,7 @@ from bench.encoders.transformers_encoder import TransformersEncoder
 from bench.finetune import CheckpointStore, TrainableModel, TrainingData
 from bench.grid import GridSpec, expand, instantiate, task_layers
 from bench.languages import PIVOT
-from bench.plan import ResolvedCell, request_languages, resolve, staleness, training_languages
+from bench.plan import ResolvedCell, resolve, staleness, training_languages
 from bench.registry import Registry, load_registry
 from bench.results import ErrorRow, ResultRow, ResultStore, latest_groups, read_jsonl, superseded_cells
 from bench.specs import AnchorRequest, EncodeSpec, Resource, Unit
@@ -135,6 +135,23 @@ def token_sample(base: Encoder, sentences: list[str], lang: str, layer: int, max
     return states[order]
 
 
+def guarded_texts(options: RunOptions, registry: Registry, resolved: ResolvedCell) -> dict[tuple[AnchorRequest, str], TextPairs]:
+    """The texts behind each of the cell's anchor requests, for every language the request is read for
+    (`plan.training_languages`), after the leakage filter. The guard covers every registered task, not
+    only this grid's: anchors (and so every fitted map or checkpoint) must not depend on which tasks a
+    grid happens to list."""
+    banned = evaluation_texts(options.data_dir, registry, options.cache_dir)
+    return {(request, lang): _anchor_texts(request.resource, options.data_dir, lang, request.budget, banned)
+            for request in resolved.requests
+            for lang in training_languages(resolved.method, request, resolved.languages, options.data_dir)}
+
+
+def texts_digests(texts: dict[tuple[AnchorRequest, str], TextPairs]) -> dict[str, str]:
+    """sha256 of each request's texts, for content-addressed keys."""
+    return {f"{r.resource.value}:{lang}": hashlib.sha256(canonical_json(t.pairs).encode()).hexdigest()
+            for (r, lang), t in texts.items()}
+
+
 class AlignerBuilder:
     """Stage 2: embed an aligner's training data with the base encoder (cached), fit, store the state."""
 
@@ -149,19 +166,11 @@ class AlignerBuilder:
             aligner.fit(AlignmentData(pivot=PIVOT, languages=languages))
             encoder = AlignedEncoder(base, aligner, cell.layer, cell.method.label, "", entry.spec.identity)
             return encoder, {"artifact": ""}, 0.0
-        # the guard covers every registered task, not only this grid's: anchors (and so every fitted map)
-        # must not depend on which tasks a grid happens to list
-        banned = evaluation_texts(self.options.data_dir, self.registry, self.options.cache_dir)
-        texts: dict[tuple[AnchorRequest, str], TextPairs] = {}
-        for request in resolved.requests:
-            for lang in request_languages(request, languages):
-                texts[(request, lang)] = _anchor_texts(request.resource, self.options.data_dir, lang, request.budget, banned)
+        texts = guarded_texts(self.options, self.registry, resolved)
         provenance = {f"{r.resource.value}:{lang}": t.provenance() for (r, lang), t in texts.items()}
         key_payload = {"method": entry.name, "version": entry.spec.version, "params": cell.method.params,
                        "encoder": base.fingerprint, "layer": cell.layer, "spec": spec.key_fields(),
-                       "languages": languages,
-                       "texts": {f"{r.resource.value}:{lang}": hashlib.sha256(canonical_json(t.pairs).encode()).hexdigest()
-                                 for (r, lang), t in texts.items()},
+                       "languages": languages, "texts": texts_digests(texts),
                        "code": resolved.inputs["code"]["method"]}
         key = hashlib.sha256(canonical_json(key_payload).encode()).hexdigest()[:24]
         fit_seconds = 0.0
@@ -207,26 +216,22 @@ class CheckpointBuilder:
 
     def __init__(self, options: RunOptions, store: CheckpointStore, cache: EmbeddingCache, registry: Registry):
         self.options, self.store, self.cache, self.registry = options, store, cache, registry
-        self._encoders: dict[str, tuple[CachedEncoder, dict]] = {}  # key -> (encoder, provenance), per run
+        self._encoders: dict[str, tuple[CachedEncoder, dict]] = {}  # method identity -> (encoder, provenance), per run
 
     def build(self, resolved: ResolvedCell, base: Encoder, batch_size: int):
         cell, entry = resolved.cell, resolved.method
-        finetuner = instantiate(entry, cell.method.params)
         model_dir, base_fingerprint = trainable_model(base)
-        banned = evaluation_texts(self.options.data_dir, self.registry, self.options.cache_dir)
-        texts: dict[tuple[AnchorRequest, str], TextPairs] = {}
-        for request in resolved.requests:
-            for lang in training_languages(entry, request, resolved.languages, self.options.data_dir):
-                texts[(request, lang)] = _anchor_texts(request.resource, self.options.data_dir, lang, request.budget, banned)
-        key_payload = {"method": entry.name, "version": entry.spec.version, "params": cell.method.params,
-                       "base": base_fingerprint,  # the training seed is a parameter: the cell's seed is the task's
-                       "texts": {f"{r.resource.value}:{lang}": hashlib.sha256(canonical_json(t.pairs).encode()).hexdigest()
-                                 for (r, lang), t in texts.items()},
-                       "code": resolved.inputs["code"]["method"]}
-        key = hashlib.sha256(canonical_json(key_payload).encode()).hexdigest()[:24]
-        if key in self._encoders:
-            encoder, provenance = self._encoders[key]
+        identity = {"method": entry.name, "version": entry.spec.version, "params": cell.method.params,
+                    "base": base_fingerprint,  # the training seed is a parameter: the cell's seed is the task's
+                    "code": resolved.inputs["code"]["method"]}
+        run_key = canonical_json(identity)  # the data cannot change within a run: no need to read it again
+        if run_key in self._encoders:
+            encoder, provenance = self._encoders[run_key]
             return encoder, provenance, 0.0
+        finetuner = instantiate(entry, cell.method.params)
+        texts = guarded_texts(self.options, self.registry, resolved)
+        key_payload = {**identity, "texts": texts_digests(texts)}
+        key = hashlib.sha256(canonical_json(key_payload).encode()).hexdigest()[:24]
         fit_seconds, directory = 0.0, self.store.load(key)
         if directory is None:
             start = time.perf_counter()
@@ -243,7 +248,7 @@ class CheckpointBuilder:
         encoder = CachedEncoder(TransformersEncoder(directory, name=f"{cell.encoder}+{cell.method.label}", batch_size=batch_size,
                                                     threads=self.options.threads),
                                 self.cache, progress=self.options.progress)
-        self._encoders[key] = (encoder, provenance)
+        self._encoders[run_key] = (encoder, provenance)
         return encoder, provenance, fit_seconds
 
     def encoders(self) -> list[CachedEncoder]:
@@ -410,8 +415,7 @@ class Runner:
                 cell = resolved.cell
                 if self.options.progress:
                     iterator.set_postfix_str(f"{cell.method.label} {cell.task.label} {cell.language} L{cell.layer}")
-                base = self._swapped.get(f"pretrained:{resolved.method.spec.pretrained_encoder}") \
-                    if resolved.swaps_encoder else plan.encoders[cell.encoder]
+                base = self._cell_encoder(cell, plan.encoders)
                 # one forward pass fills the cache for every layer this task will ask for, and no more
                 base.prefetch_layers = task_layers(cell.task, self._encoder_choices[cell.encoder])
                 self._run_cell(resolved, base, tracker, context, summary)

@@ -126,10 +126,15 @@ class MethodSpec:
     pretrained_encoder: str = ""  # the method is this pretrained encoder (an encoder name), used in place of the grid's
 
     @property
+    def trains_encoder(self) -> bool:
+        """A Finetuner (bench/finetune.py): it trains a checkpoint from the grid's encoder."""
+        return self.mode is Mode.ONLINE and not self.pretrained_encoder
+
+    @property
     def keeps_weights_trainable(self) -> bool:
         """Whether a task may fine-tune the encoder behind this method (the control row, or a method that
         changes the weights itself); a fitted map only transforms frozen vectors."""
-        return self.identity or (self.mode is Mode.ONLINE and not self.pretrained_encoder)
+        return self.identity or self.trains_encoder
 
 
 TASK_KINDS = ("task", "diagnostic", "synthetic")

@@ -3,8 +3,8 @@
 results.jsonl is the source of truth; the mirror never blocks the grid. A grid invocation that was
 interrupted (kill, Ctrl-C, an MLflow error) leaves a journal marker in the output folder; the next run
 closes that invocation's RUNNING runs as KILLED and logs the cells results.jsonl has but the mirror
-lacks (`MirrorJournal`, `reconcile`). A tracking store that cannot be opened (for example a SQLite database left half-migrated by a kill) is moved aside and recreated,
-and if MLflow still fails, the grid runs without it and says so. `alignbench mlflow-sync` rebuilds the
+lacks (`MirrorJournal`, `reconcile`). A tracking store that cannot be opened (for example a SQLite
+database left half-migrated by a kill) is moved aside and recreated, and if MLflow still fails, the grid runs without it and says so. `alignbench mlflow-sync` rebuilds the
 mirror from results.jsonl. MLflow's telemetry is switched off (its documented opt-out), so a run stays
 offline.
 """

@@ -235,12 +235,12 @@ class CheckpointBuilder:
         fit_seconds, directory = 0.0, self.store.load(key)
         if directory is None:
             start = time.perf_counter()
-            data, provenance = self._training_data(texts)
+            data = self._training_data(texts)
             model = TrainableModel(model_dir, threads=self.options.threads)
             finetuner.fit(data, model)
             fit_seconds = time.perf_counter() - start
             directory = self.store.save(key, model, {
-                "method": entry.name, "key_payload": key_payload, "record": finetuner.record_, "provenance": provenance,
+                "method": entry.name, "key_payload": key_payload, "record": finetuner.record_, "provenance": data.provenance,
                 "base_model": model_dir.name, "fit_seconds": round(fit_seconds, 1)})
             del model
         meta = self.store.meta(key)
@@ -255,7 +255,7 @@ class CheckpointBuilder:
         """The checkpoints this run evaluated on."""
         return [encoder for encoder, _ in self._encoders.values()]
 
-    def _training_data(self, texts: dict) -> tuple[TrainingData, dict]:
+    def _training_data(self, texts: dict) -> TrainingData:
         from bench.wordalign import align
 
         parallel, alignments, dictionary, provenance = {}, {}, {}, {}
@@ -273,7 +273,7 @@ class CheckpointBuilder:
             else:
                 raise MissingResourceError(f"a Finetuner cannot be given {request.resource.value} yet")
         languages = tuple(sorted({lang for _, lang in texts}))
-        return TrainingData(PIVOT, languages, parallel, alignments, dictionary, provenance), provenance
+        return TrainingData(PIVOT, languages, parallel, alignments, dictionary, provenance)
 
 
 @dataclass

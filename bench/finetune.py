@@ -110,22 +110,22 @@ class TrainableModel:
 
     def word_batch(self, words: Sequence[Sequence[str]], max_length: int):
         """Token ids of pre-split sentences and, per sentence, each word's first sub-token position
-        (-1 for a word cut off by `max_length`)."""
+        (-1 for a word cut off by `max_length`). The words are joined with spaces and their first
+        sub-tokens found from character offsets, exactly as the evaluation reads word vectors
+        (`bench.wordvectors`): a bare "▁" piece before a word is not the word's (word_ids would say it is,
+        for ~11% of UD words, mostly punctuation)."""
         import torch
 
-        encoded = self.tokenizer([list(w) for w in words], is_split_into_words=True, truncation=True,
-                                 max_length=max_length, padding=True, return_tensors="pt", return_token_type_ids=False)
-        first = []
-        for row, sentence in enumerate(words):
-            positions = [-1] * len(sentence)
-            for position, word in enumerate(encoded.word_ids(row)):
-                if word is not None and positions[word] < 0:
-                    positions[word] = position
-            first.append(positions)
-        width = max(len(p) for p in first)
+        from bench.wordvectors import first_subtokens, join_words
+
+        joined = [join_words(tuple(w)) for w in words]
+        encoded = self.tokenizer([text for text, _ in joined], truncation=True, max_length=max_length, padding=True,
+                                 return_tensors="pt", return_token_type_ids=False, return_offsets_mapping=True)
+        width = max(len(w) for w in words)
         index = torch.full((len(words), width), -1, dtype=torch.long)
-        for row, positions in enumerate(first):
-            index[row, : len(positions)] = torch.tensor(positions, dtype=torch.long)
+        for row, (_, spans) in enumerate(joined):
+            positions = first_subtokens(encoded["offset_mapping"][row].numpy(), spans)
+            index[row, : len(positions)] = torch.from_numpy(positions)
         return encoded["input_ids"].to(self.device), encoded["attention_mask"].to(self.device), index.to(self.device)
 
     def save(self, directory: Path) -> None:
@@ -150,6 +150,11 @@ def linked_sentences(data: TrainingData, per_language: int, method: str) -> list
             if int(s) in links:
                 out.append((corpus.source[s], corpus.target[s], tuple(links[int(s)])))
     return out
+
+
+def linked_texts(example: LinkedPair) -> tuple[str, str]:
+    """A linked pair's two sentences as text (for the semantic criterion)."""
+    return " ".join(example[0]), " ".join(example[1])
 
 
 def parallel_pairs(data: TrainingData, method: str) -> list[tuple[str, str]]:
@@ -210,13 +215,18 @@ class LoopConfig:
     batch_size: int
     warmup: float = 0.1  # fraction of the steps with a linearly rising learning rate, then constant
     betas: tuple[float, float] = (0.9, 0.98)
+    selection: str = "last"  # one of SELECTIONS
+    evaluations: int = 5  # criterion evaluations after the initial one, evenly spaced (selection "semantic")
+
+
+SELECTIONS = ("last", "semantic")
 
 
 @dataclass
 class FinetuneBudget:
     """The CPU budget Finetuners share (README: weight-changing methods); a method inherits these fields."""
 
-    sentences_per_language: int = 2000
+    sentences_per_language: int = 500
     layer: int = 12  # hidden_states index whose states the objective shapes
     epochs: int = 1
     lr: float = 5e-5
@@ -224,20 +234,73 @@ class FinetuneBudget:
     max_length: int = 64
     freeze_embeddings: bool = True  # the 250k-row embedding matrix stays fixed
     seed: int = 0  # the training seed; a grid lists the method once per seed to measure the spread
+    selection: str = "last"  # "last": the weights after the last step; "semantic": see `train`
+    held_out: int = 200  # training examples kept out of training to compute the semantic criterion on
 
     def loop(self) -> LoopConfig:
-        return LoopConfig(self.epochs, self.lr, self.batch_size)
+        return LoopConfig(self.epochs, self.lr, self.batch_size, selection=self.selection)
+
+    def train(self, model: TrainableModel, examples: Sequence, loss: Callable, name: str, terms: Sequence[str],
+              texts: Callable[[object], tuple[str, str]]) -> dict:
+        """`train_loop` under this budget. With `selection = "semantic"` a seeded sample of `held_out`
+        examples is removed from training, and the weights kept are those (initial weights included)
+        with the highest semantic criterion of Zhao & Eger (Real-NVP paper, §4.2: the mean cosine of
+        CSLS-induced translations, Conneau et al. 2018) between the mean-pooled `layer` vectors of the
+        held-out examples' two sides (`texts(example)` -> (text, pivot text)). The paper computes it on
+        induced word translations; we compute it on held-out sentences of the training data."""
+        if self.selection not in SELECTIONS:
+            raise ValueError(f"{name}: selection must be one of {SELECTIONS}, got {self.selection!r}")
+        if self.selection == "last":
+            return train_loop(model, examples, loss, self.loop(), self.seed, name, terms)
+        if len(examples) < self.held_out + 1 or self.held_out < 2:
+            raise ValueError(f"{name}: selection 'semantic' holds out {self.held_out} of {len(examples)} examples; "
+                             "it needs at least 2 held out and 1 to train on")
+        held = set(np.random.default_rng(self.seed).choice(len(examples), self.held_out, replace=False).tolist())
+        pairs = [texts(examples[k]) for k in sorted(held)]
+        criterion = semantic_criterion_of(model, pairs, self.layer, self.max_length)
+        record = train_loop(model, [e for k, e in enumerate(examples) if k not in held], loss, self.loop(), self.seed,
+                            name, terms, criterion=criterion)
+        return {**record, "held_out_examples": len(pairs)}
+
+
+def semantic_criterion_of(model: TrainableModel, pairs: Sequence[tuple[str, str]], layer: int, max_length: int,
+                          batch_size: int = 32) -> Callable[[], float]:
+    """A function of no argument: the semantic criterion of `model`'s current weights on `pairs`."""
+    import torch
+
+    from bench.diagnostics import semantic_criterion
+
+    def vectors(texts):
+        with torch.no_grad():
+            return np.concatenate([model.mean_pooled(texts[i:i + batch_size], layer, max_length).float().cpu().numpy()
+                                   for i in range(0, len(texts), batch_size)])
+
+    def criterion() -> float:
+        training = model.module.training
+        model.module.eval()
+        try:
+            return semantic_criterion(vectors([a for a, _ in pairs]), vectors([b for _, b in pairs]))
+        finally:
+            model.module.train(training)
+
+    return criterion
 
 
 def train_loop(model: TrainableModel, examples: Sequence, loss: Callable, config: LoopConfig, seed: int,
-               name: str, terms: Sequence[str] = ("loss",)) -> dict:
+               name: str, terms: Sequence[str] = ("loss",), criterion: Callable[[], float] | None = None) -> dict:
     """Adam over shuffled mini-batches of `examples` for `config.epochs` epochs; `loss(batch)` returns a
     tuple of scalar tensors whose first is minimised (the others are logged). Seeded by `seed` (batch
-    order and any dropout). Returns the training record (selection: the weights after the last step)."""
+    order and any dropout). Selection "last" keeps the weights after the last step; "semantic" evaluates
+    `criterion` (higher = better) on the initial weights and `config.evaluations` times at evenly spaced
+    steps, and restores the best weights seen (the first of ties). Returns the training record."""
     import torch
 
     if not examples:
         raise ValueError(f"{name}: no training examples")
+    if config.selection not in SELECTIONS:
+        raise ValueError(f"{name}: selection must be one of {SELECTIONS}, got {config.selection!r}")
+    if (config.selection == "semantic") != (criterion is not None):
+        raise ValueError(f"{name}: selection {config.selection!r} {'needs' if criterion is None else 'takes no'} criterion")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     steps_per_epoch = math.ceil(len(examples) / config.batch_size)
@@ -249,6 +312,22 @@ def train_loop(model: TrainableModel, examples: Sequence, loss: Callable, config
     history = []
     from tqdm.auto import tqdm
 
+    evaluate_at = ({int(round(total * k / config.evaluations)) for k in range(1, config.evaluations + 1)}
+                   if criterion is not None else set())
+    scores: list[tuple[int, float]] = []
+    best_state = None
+
+    def evaluate(step: int) -> None:
+        nonlocal best_state
+        score = float(criterion())
+        if not math.isfinite(score):
+            raise FloatingPointError(f"{name}: non-finite selection criterion at step {step}")
+        if not scores or score > max(s for _, s in scores):
+            best_state = {k: v.detach().clone() for k, v in model.module.state_dict().items()}
+        scores.append((step, score))
+
+    if criterion is not None:
+        evaluate(0)
     bar = tqdm(total=total, desc=f"train {name}", unit="step", leave=False, disable=None)  # silent off a terminal
     for _ in range(config.epochs):
         order = rng.permutation(len(examples))
@@ -263,10 +342,19 @@ def train_loop(model: TrainableModel, examples: Sequence, loss: Callable, config
             history.append([v.item() for v in values])
             bar.update()
             bar.set_postfix_str(f"loss {history[-1][0]:.4f}")
+            if len(history) in evaluate_at:
+                evaluate(len(history))
     bar.close()
     model.module.eval()
+    if criterion is None:
+        selection = "fixed: weights after the last step"
+    else:
+        chosen, best = max(scores, key=lambda item: (item[1], -item[0]))
+        model.module.load_state_dict(best_state)
+        selection = f"semantic criterion on held-out pairs: step {chosen} of {len(history)} ({best:.5f})"
     tenth = max(1, len(history) // 10)
-    return {"steps": len(history), "examples": len(examples), "selection": "fixed: weights after the last step",
+    extra = {"criterion": [[step, round(score, 5)] for step, score in scores]} if scores else {}
+    return {"steps": len(history), "examples": len(examples), "selection": selection, **extra,
             "loss_terms": list(terms), "loss_first_tenth": [round(float(v), 5) for v in np.mean(history[:tenth], 0)],
             "loss_last_tenth": [round(float(v), 5) for v in np.mean(history[-tenth:], 0)],
             "optimizer": f"Adam lr {config.lr} betas {config.betas}, {config.warmup:.0%} linear warm-up, batch {config.batch_size}"}

@@ -3,7 +3,10 @@
 - **Code**: the source of the module that defines the method (or task) class, plus every module of
   the `methods` / `tasks` packages it imports, transitively (a method file's private helpers such as
   `methods/_unsupervised.py`). A `--method-file` is hashed the same way. Edits to the shared harness
-  (`bench/`) are not included: they change behaviour through versions, not silently per method.
+  (`bench/`) are not included: they change behaviour through versions, not silently per method. The
+  one exception is the Finetuners' training library (`bench.finetune`: the training loop, the batching
+  of word states, checkpoint selection), which is the substance of every weight-changing method: a
+  method that imports it has it in its digest, so an edit re-keys its checkpoints and re-runs its cells.
 - **Data**: the content of every file a cell reads (its task's `data_files`, and for a method that
   trains on something, the anchor source files and every evaluation file the leakage guard reads).
 
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Iterable
 
 PLUGIN_PACKAGES = ("methods", "tasks")
+TRAINING_MODULES = ("bench.finetune",)  # harness modules whose code decides what a trained method learns
 
 
 def _module_file(name: str) -> Path | None:
@@ -43,8 +47,8 @@ def _imported_plugin_modules(path: Path, package: str | None) -> set[str]:
 
 @functools.lru_cache(maxsize=1024)
 def _imports(path_name: str, package: str | None, size: int, mtime_ns: int) -> tuple[str, ...]:
-    """Modules of the plug-in packages that the file imports (absolute or relative), memoised by the
-    file's size and modification time (an edited file is parsed again)."""
+    """Modules of the plug-in packages (and `TRAINING_MODULES`) that the file imports (absolute or
+    relative), memoised by the file's size and modification time (an edited file is parsed again)."""
     path = Path(path_name)
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
@@ -57,7 +61,8 @@ def _imports(path_name: str, package: str | None, size: int, mtime_ns: int) -> t
                 base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
             names = [base] + [f"{base}.{alias.name}" for alias in node.names]
         for name in names:
-            if name.split(".")[0] in PLUGIN_PACKAGES and name.count(".") >= 1 and _module_file(name) is not None:
+            followed = name.split(".")[0] in PLUGIN_PACKAGES or name in TRAINING_MODULES
+            if followed and name.count(".") >= 1 and _module_file(name) is not None:
                 found.add(name)
     return tuple(sorted(found))
 

@@ -11,7 +11,7 @@ code-switched sentence and the original get the frozen original encoder's vector
 (mean-pooled at `layer`; MSE, both terms, as in multilingual distillation).
 
 Choices of ours: one target language per sentence (the language its parallel data came from), words
-matched case-insensitively, the first listed translation used; budget 2,000 English sentences per
+matched case-insensitively, the first listed translation used; budget 500 English sentences per
 language, up to 20,000 dictionary pairs per language, one epoch, batch 16, max length 64, embedding
 matrix frozen, Adam 5e-5 with 10% warm-up.
 """
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.finetune import FinetuneBudget, TrainableModel, TrainingData, require, train_loop
+from bench.finetune import FinetuneBudget, TrainableModel, TrainingData, require
 from bench.registry import method
 from bench.specs import AnchorRequest, Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
 
@@ -83,8 +83,8 @@ class CodeSwitchProxy(FinetuneBudget):
             switched, kept = ((student[:n] - target) ** 2).mean(), ((student[n:] - target) ** 2).mean()
             return switched + kept, switched, kept
 
-        record = train_loop(model, examples, loss, self.loop(), self.seed,
-                            "code-switch-proxy", ("total", "code-switched", "original"))
+        record = self.train(model, examples, loss, "code-switch-proxy", ("total", "code-switched", "original"),
+                            texts=lambda example: example)
         switched_words = sum(a != b for a, b in examples)
         self.record_ = {**record, "sentences": len(examples), "sentences_with_a_switch": switched_words,
                         "proxy": "continued training with code-switched text, not anchored pre-training"}

@@ -14,7 +14,7 @@ that variant under its own name).
 
 What we took from the authors' released code rather than the paper text (which we could not read):
 temperature 0.1, a two-layer head to 128 dimensions, the parameter penalty with weight 1, the last layer,
-first sub-tokens, identical-string links dropped. Our budget (deviations): 2,000 sentence pairs per
+first sub-tokens, identical-string links dropped. Our budget (deviations): 500 sentence pairs per
 language (they use up to 1M), one epoch, batches of 16 sentence pairs (all their links), max length 64,
 the embedding matrix frozen, Adam at 5e-5 with 10% warm-up instead of AdamW at 1e-4 for 100k steps.
 """
@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.finetune import FinetuneBudget, LinkedPair, TrainableModel, TrainingData, link_states, linked_sentences, train_loop
+from bench.finetune import (FinetuneBudget, LinkedPair, TrainableModel, TrainingData, link_states, linked_sentences,
+                            linked_texts)
 from bench.registry import method
 from bench.specs import AnchorRequest, Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
 
@@ -94,8 +95,8 @@ class ContrastiveAlign(FinetuneBudget):
             penalty = sum(((p - original[name]) ** 2).sum() for name, p in model.module.named_parameters() if name in original)
             return contrast + self.weight_penalty * penalty, contrast, penalty
 
-        record = train_loop(model, examples, loss, self.loop(), self.seed,
-                            type(self).__name__, ("total", "contrastive", "weight_penalty"))
+        record = self.train(model, examples, loss, type(self).__name__, ("total", "contrastive", "weight_penalty"),
+                            texts=linked_texts)
         model.extra_parameters = []
         self.record_ = {**record, "sentence_pairs": len(examples), "frozen_blocks": self.freeze_layers}
         return self

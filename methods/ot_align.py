@@ -10,7 +10,7 @@ We could read only the abstract, so the details are ours (stated here and in the
 entropic (Sinkhorn, epsilon 0.1, 50 log-domain iterations, differentiated through); the loss is the
 plan's transport cost <P, C> (what POT's `sinkhorn2` returns), averaged over the batch's pairs; the
 English states are kept near the frozen original as in Cao et al. 2020 (weight `regularization`).
-Budget: 2,000 sentence pairs per language, one epoch, batch 16, max length 64, embedding matrix frozen,
+Budget: 500 sentence pairs per language, one epoch, batch 16, max length 64, embedding matrix frozen,
 Adam 5e-5 with 10% warm-up.
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.finetune import FinetuneBudget, TrainableModel, TrainingData, parallel_pairs, train_loop
+from bench.finetune import FinetuneBudget, TrainableModel, TrainingData, parallel_pairs
 from bench.registry import method
 from bench.specs import AnchorRequest, Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
 
@@ -89,7 +89,6 @@ class OtAlign(FinetuneBudget):
                            else torch.zeros((), device=ids.device))
             return transport + self.regularization * regulariser, transport, regulariser
 
-        record = train_loop(model, pairs, loss, self.loop(), self.seed,
-                            "ot-align", ("total", "transport", "regulariser"))
+        record = self.train(model, pairs, loss, "ot-align", ("total", "transport", "regulariser"), texts=lambda pair: pair)
         self.record_ = {**record, "sentence_pairs": len(pairs)}
         return self

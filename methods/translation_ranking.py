@@ -10,7 +10,7 @@ Two objectives, as the `loss` parameter:
   translation as the positive and the other translations as negatives, temperature 0.25, both directions.
 
 Continued training of the base encoder, labelled as such (category f is pre-training on parallel data;
-ours starts from the pretrained encoder and sees 2,000 pairs per language). Sentence vectors are the
+ours starts from the pretrained encoder and sees 500 pairs per language). Sentence vectors are the
 mean-pooled states at `layer` (the pooling the sentence tasks use). Deviations we know of: the scale c
 (20) is sentence-transformers' default, not a value found in the LaBSE text; InfoXLM's momentum encoder
 and 131k-entry queue are replaced by in-batch negatives on cosine similarities (its code uses dot
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.finetune import FinetuneBudget, TrainableModel, TrainingData, parallel_pairs, train_loop
+from bench.finetune import FinetuneBudget, TrainableModel, TrainingData, parallel_pairs
 from bench.registry import method
 from bench.specs import AnchorRequest, Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
 
@@ -80,7 +80,6 @@ class TranslationRanking(FinetuneBudget):
                                  self.temperature)
             return (value,)
 
-        record = train_loop(model, pairs, loss, self.loop(), self.seed,
-                            "translation-ranking", (self.loss,))
+        record = self.train(model, pairs, loss, "translation-ranking", (self.loss,), texts=lambda pair: pair)
         self.record_ = {**record, "sentence_pairs": len(pairs)}
         return self

@@ -339,3 +339,101 @@ def test_a_pretrained_encoder_method_replaces_the_grids_encoder_once_and_skips_t
     assert rows[0]["anchors"] == {"pretrained_encoder": "use-m3-offline", "fingerprint": "sentence-only-1"}
     reasons = {r["reason"] for r in read_jsonl(tmp_path / "out" / "not_applicable.jsonl")}
     assert any("without layers" in r for r in reasons)
+
+
+def _states_after(tiny, criterion_values=None, selection="last", seed=0):
+    """Weights of the tiny model after a joint-align loop of 8 steps; with `criterion_values`, the
+    criterion returns them in turn (initial weights first, then every 2 steps)."""
+    from bench.finetune import LoopConfig, train_loop
+    from methods.joint_align import JointAlign
+
+    model = TrainableModel(tiny)
+    method = JointAlign(layer=2, max_length=32, lr=3e-3, batch_size=4, freeze_embeddings=False)
+    original = model.frozen_copy()
+    values = iter(criterion_values or [])
+    record = train_loop(model, method.examples(toy_data()), lambda batch: method.loss(model, original, batch),
+                        LoopConfig(1, 3e-3, 4, selection=selection, evaluations=4), seed, "joint-align",
+                        criterion=(lambda: next(values)) if criterion_values else None)
+    return {k: v.clone() for k, v in model.module.state_dict().items()}, record
+
+
+def test_semantic_selection_restores_the_weights_with_the_best_criterion(tiny):
+    import torch
+
+    initial = {k: v.clone() for k, v in TrainableModel(tiny).module.state_dict().items()}
+    last, last_record = _states_after(tiny)
+    assert last_record["steps"] == 8 and last_record["selection"].startswith("fixed")
+    kept_initial, record = _states_after(tiny, [0.9, 0.1, 0.2, 0.3, 0.9], selection="semantic")  # tie: the first wins
+    assert all(torch.equal(kept_initial[k], initial[k]) for k in initial)
+    assert record["selection"].startswith("semantic criterion on held-out pairs: step 0 of 8")
+    assert record["criterion"] == [[0, 0.9], [2, 0.1], [4, 0.2], [6, 0.3], [8, 0.9]]
+    kept_last, record = _states_after(tiny, [0.1, 0.2, 0.3, 0.4, 0.5], selection="semantic")
+    assert all(torch.equal(kept_last[k], last[k]) for k in last) and "step 8 of 8" in record["selection"]
+    kept_middle, record = _states_after(tiny, [0.1, 0.2, 0.7, 0.4, 0.5], selection="semantic")
+    assert "step 4 of 8" in record["selection"]
+    assert not all(torch.equal(kept_middle[k], last[k]) for k in last)
+    assert not all(torch.equal(kept_middle[k], initial[k]) for k in initial)
+
+
+def test_semantic_selection_holds_out_examples_and_scores_them_with_the_papers_criterion(tiny):
+    from bench.finetune import semantic_criterion_of
+    from bench.diagnostics import semantic_criterion
+    from methods.translation_ranking import TranslationRanking
+
+    model = TrainableModel(tiny)
+    pairs = list(zip(GERMAN, ENGLISH))
+    score = semantic_criterion_of(model, pairs, 2, 32, batch_size=3)()
+    with __import__("torch").no_grad():
+        X = model.mean_pooled(GERMAN, 2, 32).numpy()
+        Y = model.mean_pooled(ENGLISH, 2, 32).numpy()
+    assert score == pytest.approx(semantic_criterion(X, Y), abs=1e-6)
+    method = TranslationRanking(layer=2, max_length=32, batch_size=8, selection="semantic", held_out=8, lr=1e-3,
+                                freeze_embeddings=False).fit(toy_data(), model)
+    record = method.record_
+    assert record["held_out_examples"] == 8 and record["examples"] == 32 - 8 and record["steps"] == 3
+    assert [step for step, _ in record["criterion"]] == [0, 1, 2, 3] and record["selection"].startswith("semantic")
+    with pytest.raises(ValueError, match="holds out 40 of 32 examples"):
+        TranslationRanking(layer=2, max_length=32, selection="semantic", held_out=40).fit(toy_data(), TrainableModel(tiny))
+    with pytest.raises(ValueError, match="selection must be one of"):
+        TranslationRanking(layer=2, max_length=32, selection="best").fit(toy_data(), TrainableModel(tiny))
+
+
+def test_the_training_library_is_part_of_every_finetuners_code_digest():
+    import methods.joint_align
+    import methods.translation_ranking
+    from bench.provenance import _imported_plugin_modules
+
+    for module in (methods.joint_align, methods.translation_ranking):
+        found = _imported_plugin_modules(Path(module.__file__), "methods")
+        assert "bench.finetune" in found and "bench.registry" not in found and "bench.specs" not in found
+
+
+def test_training_reads_each_words_first_sub_token_where_the_evaluation_does(cache_root, data_dir):
+    """On real UD sentences and the real tokenizer: the positions the Finetuners train are those
+    `bench.wordvectors` reads at evaluation (a bare "▁" piece is never a word's first sub-token)."""
+    from bench.encoders.offline_e5 import build_e5_model_dir
+    from bench.wordvectors import first_subtokens, join_words
+
+    model = TrainableModel(build_e5_model_dir(cache_root))
+    sentences = []
+    for path in sorted((data_dir / "ud").rglob("*.conllu"))[:4]:
+        words = []
+        for line in path.read_text(encoding="utf-8").splitlines()[:400]:
+            columns = line.split("\t")
+            if len(columns) > 1 and columns[0].isdigit():
+                words.append(columns[1])
+            elif not line.strip() and words:
+                sentences.append(tuple(words))
+                words = []
+    assert len(sentences) > 20
+    ids, mask, first = model.word_batch(sentences, 48)
+    pieces = 0
+    for row, words in enumerate(sentences):
+        text, spans = join_words(words)
+        encoded = model.tokenizer(text, truncation=True, max_length=48, return_offsets_mapping=True)
+        expected = first_subtokens(encoded["offset_mapping"], spans)
+        assert first[row, : len(words)].tolist() == expected.tolist()
+        assert ids[row, : len(encoded["input_ids"])].tolist() == encoded["input_ids"]
+        tokens = model.tokenizer.convert_ids_to_tokens(encoded["input_ids"])
+        pieces += sum(tokens[p] == "▁" for p in expected if p >= 0)
+    assert pieces == 0

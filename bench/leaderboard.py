@@ -1,7 +1,8 @@
 """Leaderboard views from results rows. One `aggregate()` feeds every table.
 
 Rules: only main-metric rows count; rows are compared within one (task, protocol, task version);
-seeds are averaged (mean +- sd); task averages are macro averages over the languages (and subsets)
+seeds are averaged (mean +- sd; a method's runs that differ only in its `seed` parameter are pooled
+under one label, `pool_training_seeds`); task averages are macro averages over the languages (and subsets)
 a method covers, shown with their coverage; missing cells show as "—", never as 0.
 """
 
@@ -16,6 +17,28 @@ from bench.specs import Category
 
 MISSING = "—"
 _ROW_KEYS = ["method_label", "category", "encoder", "layer"]
+
+
+def pool_training_seeds(rows: list[dict]) -> list[dict]:
+    """One label for the runs of a method that differ only in its own `seed` parameter (a Finetuner's
+    training seed, a GAN's initialisation): `joint-align[seed=1]` joins `joint-align`, and the row's
+    `seed` becomes "<method seed>/<task seed>", so mean +- sd spans training and head seeds alike."""
+    pooled = []
+    for row in rows:
+        params = row.get("method_params") or {}
+        if "seed" in params:
+            pooled.append({**row, "method_label": _without_seed(row["method_label"]), "seed": f"{params['seed']}/{row['seed']}"})
+        else:
+            pooled.append({**row, "seed": str(row["seed"])})
+    return pooled
+
+
+def _without_seed(label: str) -> str:
+    name, bracket, rest = label.partition("[")
+    if not bracket or not rest.endswith("]"):
+        return label
+    kept = [item for item in rest[:-1].split(",") if not item.startswith("seed=")]
+    return f"{name}[{','.join(kept)}]" if kept else name
 
 
 def aggregate(rows: list[dict], kind: str = "task", all_metrics: bool = False) -> pd.DataFrame:
@@ -238,6 +261,7 @@ def render(rows: list[dict], errors: list[dict], out_dir: Path, not_applicable: 
     """Write README.md (overview + categories), one Markdown file per task, and index.html."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    rows = pool_training_seeds(rows)
     agg = aggregate(rows)
     over, cats, tasks, transfer = overview(agg), category_table(agg), task_tables(agg), transfer_table(rows)
     diagnostics, correlations = diagnostics_table(rows), correlation_table(rows)

@@ -32,16 +32,17 @@ def _training_data(data_dir: Path, lang: str, pairs: int, cache: Path, registry)
     return TrainingData("en", (lang,), parallel={lang: tuple(text_pairs.pairs[i] for i in keep)}, word_alignments={lang: sub})
 
 
-def _bare_loop(model, examples, batch_size: int, max_length: int, layer: int) -> float:
+def _bare_loop(model, pairs, batch_size: int, max_length: int, layer: int) -> float:
+    """Seconds for one forward + backward of both sides of every batch of `pairs` with a trivial loss."""
     import torch
 
     optimizer = torch.optim.Adam(model.trainable_parameters(), lr=1e-5)
     model.module.train()
     start = time.perf_counter()
-    for first in range(0, len(examples), batch_size):
-        batch = examples[first:first + batch_size]
+    for first in range(0, len(pairs), batch_size):
+        batch = pairs[first:first + batch_size]
         optimizer.zero_grad()
-        ids, mask, _ = model.word_batch([b[0] for b in batch] + [b[1] for b in batch], max_length)
+        ids, mask = model.batch([a for a, _ in batch] + [b for _, b in batch], max_length)
         model.hidden(ids, mask, layer).pow(2).mean().backward()
         optimizer.step()
     return time.perf_counter() - start
@@ -62,36 +63,43 @@ def main() -> None:
     from bench.encoders.offline_e5 import build_e5_model_dir
     from bench.finetune import TrainableModel
     from bench.registry import load_registry
-    from bench.specs import Mode
 
     torch.set_num_threads(args.threads)
     registry = load_registry(())
-    names = args.methods or sorted(n for n, e in registry.methods.items() if e.spec.mode is Mode.ONLINE)
+    names = args.methods or sorted(n for n, e in registry.methods.items() if e.spec.trains_encoder)
     data_dir, cache = Path(args.data).resolve(), Path(args.cache)
     model_dir = build_e5_model_dir(cache)
     data = _training_data(data_dir, args.lang, args.pairs, cache, registry)
+    languages = len(_languages_with_parallel_data(data_dir))
     print(f"{args.pairs} {args.lang}-en sentence pairs, {args.threads} threads, model {model_dir.name}")
     for name in names:
         entry = registry.method(name)
-        method = entry.cls()
-        method.sentences_per_language = args.pairs
-        method.epochs = 1
+        default = entry.cls()
+        method = entry.cls(sentences_per_language=args.pairs, epochs=1)
         model = TrainableModel(model_dir)
         start = time.perf_counter()
         method.fit(data, model)
         fit_seconds = time.perf_counter() - start
-        pairs = method.record_["sentence_pairs"]
+        trained = method.record_["examples"]  # the bare loop runs as many pairs (word-level methods drop unlinked ones)
+        del model
         bare_model = TrainableModel(model_dir)
         bare_model.freeze(embeddings=method.freeze_embeddings)
-        bare_seconds = _bare_loop(bare_model, method.examples(data), method.batch_size, method.max_length, method.layer)
-        default = entry.cls()
-        languages = 8  # languages with parallel data in the shared data
-        per_epoch = fit_seconds / pairs * default.sentences_per_language * languages
-        print(f"{name}: {pairs / fit_seconds:.2f} pairs/s (fit, {method.record_['steps']} steps of {method.batch_size}) vs "
-              f"{pairs / bare_seconds:.2f} pairs/s (bare loop); ratio: {bare_seconds / fit_seconds:.2f}; "
+        bare_seconds = _bare_loop(bare_model, data.parallel[args.lang][:trained], method.batch_size, method.max_length,
+                                  method.layer)
+        del bare_model
+        per_epoch = fit_seconds / trained * default.sentences_per_language * languages
+        print(f"{name}: {trained / fit_seconds:.2f} pairs/s (fit, {method.record_['steps']} steps of {method.batch_size}) vs "
+              f"{trained / bare_seconds:.2f} pairs/s (bare loop); ratio: {bare_seconds / fit_seconds:.2f}; "
               f"~{per_epoch / 60:.0f} min per epoch at the default budget ({default.sentences_per_language} pairs x "
-              f"{languages} languages); peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB")
+              f"{languages} languages); peak RSS so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB",
+              flush=True)
 
+
+def _languages_with_parallel_data(data_dir: Path) -> list[str]:
+    from bench.anchors import resource_languages
+    from bench.specs import Resource
+
+    return list(resource_languages(Resource.PARALLEL_SENTENCES, data_dir))
 
 if __name__ == "__main__":
     main()

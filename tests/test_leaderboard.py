@@ -85,3 +85,27 @@ def test_diagnostics_and_their_correlation_with_task_scores(tmp_path):
     board = (tmp_path / "README.md").read_text()
     assert "## Diagnostics" in board and "Do diagnostics predict task scores?" in board
     assert not aggregate(rows).query("task == 'isotropy'").shape[0]  # diagnostics stay out of the task tables
+
+
+def test_training_seeds_pool_under_one_label_with_their_spread(tmp_path):
+    from bench.leaderboard import pool_training_seeds
+
+    def trained(label, seed, value, task_seed=0, **params):
+        return {**_row(label, "de", value, seed=task_seed, category="c", cell=f"{label}-{task_seed}"),
+                "method_params": {"seed": seed, **params}}
+
+    rows = [trained("joint-align", 0, 80.0), trained("joint-align[seed=1]", 1, 84.0),
+            trained("joint-align[seed=2]", 2, 88.0), trained("translation-ranking[loss=xlco]", 0, 70.0, loss="xlco"),
+            trained("translation-ranking[loss=xlco,seed=1]", 1, 72.0, loss="xlco"),
+            trained("head-seeds", 0, 60.0, task_seed=0), trained("head-seeds", 0, 62.0, task_seed=1),
+            _row("original", "de", 50.0, category="control")]
+    pooled = pool_training_seeds(rows)
+    assert {r["method_label"] for r in pooled} == {"joint-align", "translation-ranking[loss=xlco]", "head-seeds", "original"}
+    table = task_tables(aggregate(pooled))["tatoeba (m; p v1)"]
+    assert table.loc[("joint-align", "c", "e5", 8), "de"] == "84.0 ± 4.0"
+    assert table.loc[("translation-ranking[loss=xlco]", "c", "e5", 8), "de"] == "71.0 ± 1.4"
+    assert table.loc[("head-seeds", "c", "e5", 8), "de"] == "61.0 ± 1.4"
+    assert table.loc[("original", "control", "e5", 8), "de"] == "50.0"
+    render(rows, [], tmp_path)
+    assert "84.0 ± 4.0" in (tmp_path / "tatoeba.md").read_text()
+    assert "joint-align[seed=1]" not in (tmp_path / "README.md").read_text()

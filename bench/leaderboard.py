@@ -257,6 +257,65 @@ def not_applicable_table(entries: list[dict]) -> pd.DataFrame:
     return table.rename(columns={"method_label": "method"}).sort_values(["method", "task", "reason"])
 
 
+WEIGHT_CHANGING = frozenset({"c", "e", "f"})  # plus any row whose method trained a checkpoint (an online (d) method)
+
+
+def _family(row: dict) -> str:
+    if row["category"] == "control":
+        return "control"
+    trained = isinstance(row.get("anchors"), dict) and "checkpoint" in row["anchors"]
+    return "weight-changing" if trained or row["category"] in WEIGHT_CHANGING else "offline map"
+
+
+def weight_changing_table(rows: list[dict]) -> pd.DataFrame:
+    """Each weight-changing method (a checkpoint, or an encoder of category c/e/f) against `original`
+    and the best offline map, per task and layer, on the same test columns: "score ± sd (Δ original /
+    Δ best map)". The score is the macro average over the columns the method covers; sd is over the
+    method's seeds (training and head seeds pooled) of that macro average; original and the maps are
+    averaged over the same columns (a map that misses one is not a candidate for best)."""
+    main = [r for r in rows if r.get("is_main") and r.get("kind", "task") == "task" and not r["metric"].startswith("baseline_")]
+    if not main:
+        return pd.DataFrame()
+    frame = pd.DataFrame(main)
+    frame["family"] = [_family(r) for r in main]
+    if not (frame["family"] == "weight-changing").any():
+        return pd.DataFrame()
+    frame["subset"] = frame.get("subset", "").fillna("")
+    frame["column"] = frame["language"] + frame["subset"].map(lambda s: f" ({s})" if s else "")
+    frame["task_key"] = frame["task"] + " " + frame["metric"]
+    per_column = frame.groupby(["family", "method_label", "layer", "task_key", "column", "seed"])["value"].mean()
+    cells: dict[tuple, dict] = {}
+    for (label, layer, task_key), part in frame[frame["family"] == "weight-changing"].groupby(
+            ["method_label", "layer", "task_key"], sort=True):
+        columns = sorted(set(part["column"]))
+        per_seed = part.groupby("seed").apply(lambda g: g.groupby("column")["value"].mean().mean(), include_groups=False)
+        score, sd = float(per_seed.mean()), float(per_seed.std()) if len(per_seed) > 1 else 0.0
+
+        def macro(family: str, method: str) -> float | None:
+            try:
+                values = per_column.loc[(family, method, layer, task_key)].groupby(level="column").mean()
+            except KeyError:
+                return None
+            return float(values[columns].mean()) if set(columns) <= set(values.index) else None
+
+        original = [macro("control", m) for m in sorted(set(frame.loc[frame["family"] == "control", "method_label"]))]
+        original = next((v for v in original if v is not None), None)
+        maps = [(macro("offline map", m), m) for m in sorted(set(frame.loc[frame["family"] == "offline map", "method_label"]))]
+        maps = [(v, m) for v, m in maps if v is not None]
+        best = max(maps, key=lambda item: (item[0], item[1])) if maps else None
+        delta = "/".join(f"{score - v:+.1f}" if v is not None else MISSING for v in (original, best[0] if best else None))
+        spread = f" ± {sd:.1f}" if len(per_seed) > 1 else ""
+        cells.setdefault((label, f"L{layer}"), {})[task_key] = f"{score:.1f}{spread} ({delta})"
+    table = pd.DataFrame.from_dict(cells, orient="index").sort_index()
+    table.index = pd.MultiIndex.from_tuples(table.index, names=["method", "layer"])
+    return table.reindex(sorted(table.columns), axis=1).fillna(MISSING)
+
+
+_WEIGHT_CHANGING_NOTE = ("Each method that changes the encoder against original and the best offline map of the same task and "
+                         "layer, on the same test columns: score ± sd over its seeds (Δ original / Δ best map). Main metric, "
+                         "macro average over the columns the method covers.")
+
+
 def render(rows: list[dict], errors: list[dict], out_dir: Path, not_applicable: list[dict] = ()) -> list[Path]:
     """Write README.md (overview + categories), one Markdown file per task, and index.html."""
     out_dir = Path(out_dir)
@@ -265,6 +324,7 @@ def render(rows: list[dict], errors: list[dict], out_dir: Path, not_applicable: 
     agg = aggregate(rows)
     over, cats, tasks, transfer = overview(agg), category_table(agg), task_tables(agg), transfer_table(rows)
     diagnostics, correlations = diagnostics_table(rows), correlation_table(rows)
+    weight_changing = weight_changing_table(rows)
     tasks.update(task_tables(aggregate(rows, kind="diagnostic")))
     synthetic = task_tables(aggregate(rows, kind="synthetic"))
     paper_tables = table1(rows)
@@ -280,6 +340,9 @@ def render(rows: list[dict], errors: list[dict], out_dir: Path, not_applicable: 
     written = []
     md = ["# alignbench leaderboard", "", intro, "", "## Overview (method x task)", "", _markdown(over), "",
           "## By category", "", _markdown(cats), ""]
+    if not weight_changing.empty:
+        md += ["## Weight-changing methods against original and the best map", "", _WEIGHT_CHANGING_NOTE, "",
+               _markdown(weight_changing), ""]
     if not transfer.empty:
         md += ["## Zero-shot transfer (train on the source language, test the others)", "", _TRANSFER_NOTE, "",
                _markdown(transfer), ""]
@@ -306,6 +369,9 @@ def render(rows: list[dict], errors: list[dict], out_dir: Path, not_applicable: 
         written.append(path)
     body = [f"<h1>alignbench leaderboard</h1><p>{html.escape(intro)}</p>", "<h2>Overview</h2>", _html_table(over),
             "<h2>By category</h2>", _html_table(cats)]
+    if not weight_changing.empty:
+        body += ["<h2>Weight-changing methods against original and the best map</h2>",
+                 f"<p>{html.escape(_WEIGHT_CHANGING_NOTE)}</p>", _html_table(weight_changing)]
     if not transfer.empty:
         body += ["<h2>Zero-shot transfer</h2>", f"<p>{html.escape(_TRANSFER_NOTE)}</p>", _html_table(transfer)]
     for key, table in paper_tables.items():

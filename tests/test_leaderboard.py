@@ -109,3 +109,21 @@ def test_training_seeds_pool_under_one_label_with_their_spread(tmp_path):
     render(rows, [], tmp_path)
     assert "84.0 ± 4.0" in (tmp_path / "tatoeba.md").read_text()
     assert "joint-align[seed=1]" not in (tmp_path / "README.md").read_text()
+
+
+def test_weight_changing_methods_are_compared_with_original_and_the_best_map_on_the_same_columns():
+    from bench.leaderboard import pool_training_seeds, weight_changing_table
+
+    def trained(label, seed, lang, value):
+        return {**_row(label, lang, value, category="c", cell=f"{label}-{lang}"), "method_params": {"seed": seed},
+                "anchors": {"checkpoint": f"k{seed}"}}
+
+    rows = [trained("joint-align", 0, "de", 80.0), trained("joint-align[seed=1]", 1, "de", 84.0),
+            _row("original", "de", 70.0, category="control"), _row("original", "zh", 10.0, category="control"),
+            _row("procrustes", "de", 85.0), _row("procrustes", "zh", 0.0),
+            _row("gbdd", "de", 90.0, category="b"),
+            _row("partial-map", "zh", 99.0)]  # misses German: never the best map for a German-only method
+    table = weight_changing_table(pool_training_seeds(rows))
+    assert table.loc[("joint-align", "L8"), "tatoeba m"] == "82.0 ± 2.8 (+12.0/-8.0)"
+    assert list(table.index) == [("joint-align", "L8")]
+    assert weight_changing_table(pool_training_seeds(rows[2:])).empty

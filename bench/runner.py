@@ -69,14 +69,20 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _git_sha() -> str:
-    """The commit the harness runs from, with "-dirty" when the work tree has uncommitted changes."""
+OUTPUT_FOLDERS = ("results", "leaderboard")  # what a run writes: changes there do not make the code dirty
+
+
+def _git_sha(root: Path = Path(__file__).resolve().parents[1]) -> str:
+    """The commit the harness runs from, with "-dirty" when tracked files outside the output folders
+    have uncommitted changes (a run rewrites results/ before it records this)."""
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=Path(__file__).parent, capture_output=True, text=True,
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
                               timeout=5, check=True).stdout.strip()
 
     try:
-        return git("rev-parse", "HEAD") + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                      *(f":(exclude){folder}" for folder in OUTPUT_FOLDERS))
+        return git("rev-parse", "HEAD") + ("-dirty" if changed else "")
     except (OSError, subprocess.SubprocessError):
         return ""
 

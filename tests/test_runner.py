@@ -365,3 +365,29 @@ def test_layers_beyond_the_encoders_depth_are_refused_before_any_cell_runs(tmp_p
                                         r"layers \[99\] do not exist"):
         runner.run()
     assert not (tmp_path / "out" / "results.jsonl").exists()
+
+
+def test_the_recorded_commit_is_dirty_only_when_code_changed_not_the_runs_own_outputs(tmp_path):
+    import subprocess
+
+    from bench.runner import _git_sha
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    (tmp_path / "results").mkdir()
+    (tmp_path / "leaderboard").mkdir()
+    (tmp_path / "results" / "results.jsonl").write_text("{}\n")
+    (tmp_path / "leaderboard" / "README.md").write_text("# board\n")
+    (tmp_path / "method.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "init")
+    clean = _git_sha(tmp_path)
+    assert len(clean) == 40
+    (tmp_path / "results" / "results.jsonl").write_text("{}\n{}\n")
+    (tmp_path / "leaderboard" / "README.md").write_text("# board, re-rendered\n")
+    assert _git_sha(tmp_path) == clean
+    (tmp_path / "method.py").write_text("x = 2\n")
+    assert _git_sha(tmp_path) == clean + "-dirty"

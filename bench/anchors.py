@@ -295,6 +295,24 @@ def _parallel_files(folder: Path) -> list[Path]:
     return [p for p in sorted(folder.iterdir()) if p.is_file() and not EXCLUDED_PARALLEL.search(p.name)]
 
 
+def anchor_texts(resource: Resource, data_dir: Path, lang: str, budget: int, banned) -> TextPairs:
+    """The texts behind one anchor request for one language, after the leakage filter."""
+    from bench.alignment import MissingResourceError
+
+    try:
+        if resource is Resource.PARALLEL_SENTENCES:
+            return parallel_sentences(data_dir, lang, budget, banned)
+        if resource is Resource.WORD_ALIGNMENTS:  # every sentence pair: the aligner gains from more text;
+            return parallel_sentences(data_dir, lang, 10**9, banned)  # the budget applies to word pairs
+        if resource is Resource.BILINGUAL_LEXICON:
+            return dictionary_pairs(data_dir, lang, budget, banned)
+        if resource is Resource.MONOLINGUAL_TEXT:
+            return monolingual_sentences(data_dir, lang, budget, banned)
+    except FileNotFoundError as error:
+        raise MissingResourceError(f"{resource.value} unavailable for {lang}: {error}") from error
+    raise MissingResourceError(f"the runner cannot provide {resource.value} yet")
+
+
 def resource_languages(resource: Resource, data_dir: Path) -> tuple[str, ...]:
     """Every non-pivot language the data root has `resource` for (what a Finetuner trains on: one
     checkpoint for all of them, whichever cells a grid lists)."""

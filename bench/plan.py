@@ -9,12 +9,15 @@ its numbers depend on (`inputs`), which decide on resume whether a finished cell
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Mapping
 
 from bench.alignment import canonical_json
-from bench.anchors import guard_files, resource_files, resource_languages
+from bench.anchors import anchor_texts, evaluation_texts, resource_files, resource_languages
 from bench.encoders.base import Encoder
 from bench.grid import Cell, config_id, instantiate
 from bench.languages import PIVOT
@@ -120,10 +123,11 @@ def _encoder_lacks(needs, resolved_languages, cell: Cell, encoder: Encoder) -> s
 
 
 def resolve(cell: Cell, registry: Registry, encoder: Encoder, data_dir: Path, digest_memo: dict | None = None,
-            top_layer: int | None = None) -> ResolvedCell:
+            top_layer: int | None = None, banned: Callable[[], Mapping] | None = None) -> ResolvedCell:
     """`encoder`: the one the cell's vectors come from (a pretrained-encoder method's own); `digest_memo`:
-    one dict for all cells of a plan, so shared files are digested once; `top_layer`: the grid encoder's
-    deepest listed layer."""
+    one dict for all cells of a plan, so shared files and texts are digested once; `top_layer`: the grid
+    encoder's deepest listed layer; `banned`: the leakage guard's texts (`anchors.evaluation_texts`),
+    asked for only when a cell trains on something (default: computed from `data_dir`, no disk cache)."""
     method, task = registry.method(cell.method.name), registry.task(cell.task.name)
     task_obj = instantiate(task, cell.task.params)
     requests = tuple(instantiate(method, cell.method.params).needs())
@@ -132,20 +136,47 @@ def resolve(cell: Cell, registry: Registry, encoder: Encoder, data_dir: Path, di
     code = {"method": class_source_digest(method.cls), "task": class_source_digest(task.cls)}
     synthetic, error = task.spec.kind == "synthetic", ""
     files: list[Path] = []
+    memo = digest_memo if digest_memo is not None else {}
+    trained_on = ""
     try:
         reason = _not_applicable(languages, cell, method, task_obj, requests, encoder, data_dir, synthetic,
                                  cell.layer if top_layer is None else top_layer)
         if not reason and not synthetic:
             files = list(task_obj.data_files(data_dir, cell.language))
+            for request in requests:
+                for lang in training_languages(method, request, languages, data_dir):
+                    files += resource_files(request.resource, data_dir, lang)
             if requests:
-                for request in requests:
-                    for lang in training_languages(method, request, languages, data_dir):
-                        files += resource_files(request.resource, data_dir, lang)
-                files += guard_files(data_dir, registry)
-    except (ValueError, OSError, KeyError) as problem:  # a data file or folder the plan cannot even list
+                trained_on = training_texts_digest(method, requests, languages, data_dir,
+                                                   banned or memo.setdefault("default guard", _default_guard(data_dir, registry)), memo)
+    except (ValueError, OSError, KeyError, RuntimeError) as problem:  # a data file the plan cannot list or read
         reason, error = "", f"{type(problem).__name__}: {problem}"
-    inputs = {"code": code, "data": files_digest(files, data_dir, digest_memo), "data_files": len(set(files))}
+    data = files_digest(files, data_dir, memo)
+    if trained_on:
+        data = hashlib.sha256(f"{data}\0{trained_on}".encode()).hexdigest()
+    inputs = {"code": code, "data": data, "data_files": len(set(files))}
     return ResolvedCell(cell, config_id(config), config, method, task, task_obj, requests, inputs, reason, error)
+
+
+def training_texts_digest(method: Entry, requests: tuple[AnchorRequest, ...], languages: tuple[str, ...], data_dir: Path,
+                          banned: Callable[[], Mapping], memo: dict) -> str:
+    """sha256 over the guarded texts behind each of a method's anchor requests, for every language it
+    trains on: what the method actually learns from. The cell's data digest covers this instead of the
+    leakage guard's own files, so adding an evaluation set that shares no text with the training data
+    leaves finished cells current, while one that bans a training item makes them stale."""
+    parts = {}
+    for request in requests:
+        for lang in training_languages(method, request, languages, data_dir):
+            key = ("guarded texts", request.resource, lang, request.budget)
+            if key not in memo:
+                texts = anchor_texts(request.resource, data_dir, lang, request.budget, banned())
+                memo[key] = hashlib.sha256(canonical_json(texts.pairs).encode()).hexdigest()
+            parts[f"{request.resource.value}:{lang}:{request.budget}"] = memo[key]
+    return hashlib.sha256(canonical_json(parts).encode()).hexdigest()
+
+
+def _default_guard(data_dir: Path, registry: Registry) -> Callable[[], Mapping]:
+    return functools.cache(lambda: evaluation_texts(data_dir, registry))
 
 
 def staleness(recorded: dict, planned: dict) -> str:

@@ -8,7 +8,9 @@
   of word states, checkpoint selection), which is the substance of every weight-changing method: a
   method that imports it has it in its digest, so an edit re-keys its checkpoints and re-runs its cells.
 - **Data**: the content of every file a cell reads (its task's `data_files`, and for a method that
-  trains on something, the anchor source files and every evaluation file the leakage guard reads).
+  trains on something, the anchor source files) and, for such a method, the guarded texts it trains on
+  (`bench.plan.training_texts_digest`: after the leakage filter, so a new evaluation set changes the
+  digest only when it bans a training item).
 
 A finished cell whose recorded digests differ from the planned ones is stale and runs again.
 """
@@ -108,7 +110,7 @@ def file_digest(path: Path) -> str:
 def files_digest(files: Iterable[Path], root: Path, memo: dict | None = None) -> str:
     """One digest over (path relative to `root`, content) of every file, in path order; missing files
     count as absent. `memo` (kept for one plan) saves re-reading the same files' entries for every cell:
-    a grid's anchored cells all list the leakage guard's files."""
+    a grid's anchored cells all list the same anchor files."""
     memo = {} if memo is None else memo
     entries = []
     for name in {os.fspath(f) for f in files}:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import platform
@@ -19,7 +20,7 @@ import numpy as np
 
 from bench import __version__
 from bench.alignment import AlignedEncoder, AlignmentData, MissingResourceError, canonical_json, fitted_state, restore_state
-from bench.anchors import TextPairs, dictionary_pairs, evaluation_texts, monolingual_sentences, parallel_sentences
+from bench.anchors import TextPairs, anchor_texts, evaluation_texts
 from bench.artifacts import ArtifactStore
 from bench.cache import CachedEncoder, EmbeddingCache, sweep_temporary
 from bench.encoders.base import Encoder, trainable_model
@@ -95,22 +96,6 @@ def _versions() -> dict:
             "transformers": transformers.__version__}
 
 
-def _anchor_texts(resource: Resource, data_dir: Path, lang: str, budget: int, banned) -> TextPairs:
-    """The texts behind one anchor request for one language, after the leakage filter."""
-    try:
-        if resource is Resource.PARALLEL_SENTENCES:
-            return parallel_sentences(data_dir, lang, budget, banned)
-        if resource is Resource.WORD_ALIGNMENTS:  # every sentence pair: the aligner gains from more text;
-            return parallel_sentences(data_dir, lang, 10**9, banned)  # the budget applies to word pairs
-        if resource is Resource.BILINGUAL_LEXICON:
-            return dictionary_pairs(data_dir, lang, budget, banned)
-        if resource is Resource.MONOLINGUAL_TEXT:
-            return monolingual_sentences(data_dir, lang, budget, banned)
-    except FileNotFoundError as error:
-        raise MissingResourceError(f"{resource.value} unavailable for {lang}: {error}") from error
-    raise MissingResourceError(f"the runner cannot provide {resource.value} yet")
-
-
 def word_anchor_vectors(base: Encoder, text_pairs: TextPairs, lang: str, layer: int, budget: int,
                         cache_dir: Path | None) -> tuple[tuple[np.ndarray, np.ndarray], dict]:
     """Token-level anchors: one-to-one word links of the word-aligned sentence pairs (a fixed sample of at
@@ -147,7 +132,7 @@ def guarded_texts(options: RunOptions, registry: Registry, resolved: ResolvedCel
     only this grid's: anchors (and so every fitted map or checkpoint) must not depend on which tasks a
     grid happens to list."""
     banned = evaluation_texts(options.data_dir, registry, options.cache_dir)
-    return {(request, lang): _anchor_texts(request.resource, options.data_dir, lang, request.budget, banned)
+    return {(request, lang): anchor_texts(request.resource, options.data_dir, lang, request.budget, banned)
             for request in resolved.requests
             for lang in training_languages(resolved.method, request, resolved.languages, options.data_dir)}
 
@@ -318,9 +303,10 @@ class Runner:
             for choice in self.spec.encoders
         }
         cells, failures = expand(self.spec, self.options.data_dir, encoders, self.registry)
-        memo: dict = {}  # file digests for this plan: files edited later are seen by the next plan
+        memo: dict = {}  # file and text digests for this plan: files edited later are seen by the next plan
+        guard = functools.cache(lambda: evaluation_texts(self.options.data_dir, self.registry, self.options.cache_dir))
         resolved = [resolve(cell, self.registry, self._cell_encoder(cell, encoders), self.options.data_dir, memo,
-                            max(self._encoder_choices[cell.encoder].layers)) for cell in cells]
+                            max(self._encoder_choices[cell.encoder].layers), guard) for cell in cells]
         finished = self.store.finished()
         todo, not_applicable, stale = [], [], {}
         for item in resolved:

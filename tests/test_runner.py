@@ -49,11 +49,12 @@ def test_cells_without_data_are_not_applicable_and_a_malformed_file_fails_only_i
     assert len(keys) == len(set(keys))
 
     # a German Tatoeba file with a line too many fails exactly the cells that read it (3 methods x 2 layers
-    # x 2 seeds), naming the file and line; the anchored cells re-run (the guard reads that file) and pass
+    # x 2 seeds), naming the file and line; the anchored STS cells stay current: the guard now bans every
+    # field of the broken file, and none of them is a training text
     german = tmp_path / "data" / "tatoeba" / "tatoeba.deu-eng.deu"
     german.write_text(german.read_text() + "Ein Satz zu viel.\n")
     broken = _runner(tmp_path, ToyEncoder()).run()
-    assert broken.failed == 12 and broken.stale == {"data": 12 + 8}  # + procrustes, normalization on STS
+    assert broken.failed == 12 and broken.stale == {"data": 12}
     errors = read_jsonl(out / "errors.jsonl")
     assert {(e["task"], e["language"]) for e in errors} == {("tatoeba", "de")}
     assert all("tatoeba/tatoeba.deu-eng.eng:5" in e["message"] and str(tmp_path) not in e["message"] for e in errors)
@@ -391,3 +392,28 @@ def test_the_recorded_commit_is_dirty_only_when_code_changed_not_the_runs_own_ou
     assert _git_sha(tmp_path) == clean
     (tmp_path / "method.py").write_text("x = 2\n")
     assert _git_sha(tmp_path) == clean + "-dirty"
+
+
+def test_a_new_evaluation_set_reruns_trained_cells_only_if_it_bans_one_of_their_training_items(tmp_path):
+    from bench.anchors import evaluation_texts, guard_files
+    from tasks.bli import test_dictionary_files
+
+    assert _runner(tmp_path, ToyEncoder()).run().done == 28
+    folder = tmp_path / "data" / "dictionaries" / "muse_test_annotated"
+    folder.mkdir(parents=True)
+    test_set = folder / "de-en.5000-6500.n.txt"
+    test_set.write_text("Haus\thouse\nBaum\ttree\n", encoding="utf-8")  # shares no text with the parallel data
+    for cached in (guard_files, test_dictionary_files, evaluation_texts):
+        cached.cache_clear()  # a new invocation would list the folder again
+    unrelated = _runner(tmp_path, ToyEncoder()).run()
+    assert unrelated.stale == {} and unrelated.done == 0
+    banned = "".join(f"Satz Nummer {i} über Dinge.\tSentence number {i} about things.\n" for i in range(10))
+    test_set.write_text("Haus\thouse\n" + banned, encoding="utf-8")  # procrustes samples 30 of the 40 pairs
+    for cached in (guard_files, test_dictionary_files, evaluation_texts):
+        cached.cache_clear()
+    banning = _runner(tmp_path, ToyEncoder()).run()
+    # the banned pairs leave procrustes' de-en anchors and normalization's English text: the same 12
+    # cells as adding a parallel file; original and the anchor-free cells stay current
+    assert banning.stale == {"data": 12} and banning.done == 12
+    rows = [r for r in ResultStore(tmp_path / "out").rows() if r["method"] == "procrustes" and r["language"] == "de"]
+    assert rows and all(r["anchors"]["parallel_sentences:de"]["dropped_for_overlap"] == 10 for r in rows[-4:])

@@ -157,11 +157,11 @@ def _mlflow_sync(results: Path, tracking_uri: str | None, experiment: str) -> in
 
 
 def _compare(results: Path, min_points: int) -> int:
-    from bench.leaderboard import correlation_table, diagnostics_table
+    from bench.leaderboard import correlation_table, diagnostics_table, pool_training_seeds
 
     if not results.is_file():
         raise FileNotFoundError(f"no results file {results}")
-    rows = _store(results).rows()
+    rows = pool_training_seeds(_store(results).rows())  # as the leaderboard shows them
     diagnostics, correlations = diagnostics_table(rows), correlation_table(rows, min_points)
     if diagnostics.empty:
         print(f"{results}: no diagnostic rows (run a grid with diagnostics, e.g. grids/rfeval.toml)")

@@ -323,7 +323,9 @@ def train_loop(model: TrainableModel, examples: Sequence, loss: Callable, config
         if not math.isfinite(score):
             raise FloatingPointError(f"{name}: non-finite selection criterion at step {step}")
         if not scores or score > max(s for _, s in scores):
-            best_state = {k: v.detach().clone() for k, v in model.module.state_dict().items()}
+            best_state = None  # only the trained parameters can differ from the initial weights: copy those
+            best_state = {name: p.detach().to("cpu", copy=True) for name, p in model.module.named_parameters()
+                          if p.requires_grad}
         scores.append((step, score))
 
     if criterion is not None:
@@ -350,10 +352,14 @@ def train_loop(model: TrainableModel, examples: Sequence, loss: Callable, config
         selection = "fixed: weights after the last step"
     else:
         chosen, best = max(scores, key=lambda item: (item[1], -item[0]))
-        model.module.load_state_dict(best_state)
+        with torch.no_grad():
+            for name, parameter in model.module.named_parameters():
+                if name in best_state:
+                    parameter.copy_(best_state[name])
         selection = f"semantic criterion on held-out pairs: step {chosen} of {len(history)} ({best:.5f})"
     tenth = max(1, len(history) // 10)
-    extra = {"criterion": [[step, round(score, 5)] for step, score in scores]} if scores else {}
+    extra = ({"criterion": [[step, round(score, 5)] for step, score in scores], "kept_step": chosen,
+              "loss_at_kept_step": [round(v, 5) for v in history[chosen - 1]] if chosen else None} if scores else {})
     return {"steps": len(history), "examples": len(examples), "selection": selection, **extra,
             "loss_terms": list(terms), "loss_first_tenth": [round(float(v), 5) for v in np.mean(history[:tenth], 0)],
             "loss_last_tenth": [round(float(v), 5) for v in np.mean(history[-tenth:], 0)],

@@ -269,7 +269,7 @@ def _family(row: dict) -> str:
 
 def weight_changing_table(rows: list[dict]) -> pd.DataFrame:
     """Each weight-changing method (a checkpoint, or an encoder of category c/e/f) against `original`
-    and the best offline map, per task and layer, on the same test columns: "score ± sd (Δ original /
+    and the best offline map, per encoder, layer and task (protocol and version), on the same test columns: "score ± sd (Δ original /
     Δ best map)". The score is the macro average over the columns the method covers; sd is over the
     method's seeds (training and head seeds pooled) of that macro average; original and the maps are
     averaged over the same columns (a map that misses one is not a candidate for best)."""
@@ -283,17 +283,18 @@ def weight_changing_table(rows: list[dict]) -> pd.DataFrame:
     frame["subset"] = frame.get("subset", "").fillna("")
     frame["column"] = frame["language"] + frame["subset"].map(lambda s: f" ({s})" if s else "")
     frame["task_key"] = frame["task"] + " " + frame["metric"]
-    per_column = frame.groupby(["family", "method_label", "layer", "task_key", "column", "seed"])["value"].mean()
+    frame["task_key"] = frame["task_key"] + " (" + frame["protocol"] + " v" + frame["task_version"].astype(str) + ")"
+    per_column = frame.groupby(["family", "method_label", "encoder", "layer", "task_key", "column", "seed"])["value"].mean()
     cells: dict[tuple, dict] = {}
-    for (label, layer, task_key), part in frame[frame["family"] == "weight-changing"].groupby(
-            ["method_label", "layer", "task_key"], sort=True):
+    for (label, encoder, layer, task_key), part in frame[frame["family"] == "weight-changing"].groupby(
+            ["method_label", "encoder", "layer", "task_key"], sort=True):
         columns = sorted(set(part["column"]))
         per_seed = part.groupby("seed").apply(lambda g: g.groupby("column")["value"].mean().mean(), include_groups=False)
         score, sd = float(per_seed.mean()), float(per_seed.std()) if len(per_seed) > 1 else 0.0
 
         def macro(family: str, method: str) -> float | None:
             try:
-                values = per_column.loc[(family, method, layer, task_key)].groupby(level="column").mean()
+                values = per_column.loc[(family, method, encoder, layer, task_key)].groupby(level="column").mean()
             except KeyError:
                 return None
             return float(values[columns].mean()) if set(columns) <= set(values.index) else None
@@ -305,9 +306,9 @@ def weight_changing_table(rows: list[dict]) -> pd.DataFrame:
         best = max(maps, key=lambda item: (item[0], item[1])) if maps else None
         delta = "/".join(f"{score - v:+.1f}" if v is not None else MISSING for v in (original, best[0] if best else None))
         spread = f" ± {sd:.1f}" if len(per_seed) > 1 else ""
-        cells.setdefault((label, f"L{layer}"), {})[task_key] = f"{score:.1f}{spread} ({delta})"
+        cells.setdefault((label, encoder, f"L{layer}"), {})[task_key] = f"{score:.1f}{spread} ({delta})"
     table = pd.DataFrame.from_dict(cells, orient="index").sort_index()
-    table.index = pd.MultiIndex.from_tuples(table.index, names=["method", "layer"])
+    table.index = pd.MultiIndex.from_tuples(table.index, names=["method", "encoder", "layer"])
     return table.reindex(sorted(table.columns), axis=1).fillna(MISSING)
 
 

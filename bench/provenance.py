@@ -5,8 +5,10 @@
   `methods/_unsupervised.py`). A `--method-file` is hashed the same way. Edits to the shared harness
   (`bench/`) are not included: they change behaviour through versions, not silently per method. The
   one exception is the Finetuners' training library (`bench.finetune`: the training loop, the batching
-  of word states, checkpoint selection), which is the substance of every weight-changing method: a
-  method that imports it has it in its digest, so an edit re-keys its checkpoints and re-runs its cells.
+  of word states, checkpoint selection, with the word-position and criterion code it runs from
+  `bench.wordvectors` and `bench.diagnostics`), which is the substance of every weight-changing method:
+  a method that imports it has them in its digest, so an edit re-keys its checkpoints and re-runs its
+  cells (tasks that use those modules for evaluation do not).
 - **Data**: the content of every file a cell reads (its task's `data_files`, and for a method that
   trains on something, the anchor source files) and, for such a method, the guarded texts it trains on
   (`bench.plan.training_texts_digest`: after the leakage filter, so a new evaluation set changes the
@@ -27,7 +29,9 @@ from pathlib import Path
 from typing import Iterable
 
 PLUGIN_PACKAGES = ("methods", "tasks")
-TRAINING_MODULES = ("bench.finetune",)  # harness modules whose code decides what a trained method learns
+# Harness modules whose code decides what a trained method learns, each with the harness modules it runs
+# (word positions, the selection criterion): followed into the digest of a module that imports the key.
+TRAINING_MODULES = {"bench.finetune": ("bench.wordvectors", "bench.diagnostics")}
 
 
 def _module_file(name: str) -> Path | None:
@@ -71,6 +75,14 @@ def _imports(path_name: str, package: str | None, size: int, mtime_ns: int) -> t
 
 def module_source_digest(module_name: str) -> str:
     """sha256 over the source of `module_name` and the plug-in modules it imports, transitively."""
+    digest = hashlib.sha256()
+    for path in sorted(digest_sources(module_name).values(), key=lambda p: p.name):
+        digest.update(f"{path.name}\0{file_digest(path)}\n".encode())
+    return digest.hexdigest()
+
+
+def digest_sources(module_name: str) -> dict[str, Path]:
+    """Module name -> source file of everything `module_source_digest(module_name)` covers."""
     seen: dict[str, Path] = {}
     todo = [module_name]
     while todo:
@@ -82,10 +94,8 @@ def module_source_digest(module_name: str) -> str:
         module = sys.modules.get(name)
         package = module.__package__ if module is not None else name.rpartition(".")[0]
         todo.extend(_imported_plugin_modules(path, package) - set(seen))
-    digest = hashlib.sha256()
-    for path in sorted(seen.values(), key=lambda p: p.name):
-        digest.update(f"{path.name}\0{file_digest(path)}\n".encode())
-    return digest.hexdigest()
+        todo.extend(set(TRAINING_MODULES.get(name, ())) - set(seen))
+    return seen
 
 
 def class_source_digest(cls: type) -> str:

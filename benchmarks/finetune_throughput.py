@@ -20,16 +20,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def _training_data(data_dir: Path, lang: str, pairs: int, cache: Path, registry):
-    from bench.anchors import evaluation_texts, parallel_sentences
+    """The guarded resources of every Finetuner for one language, cut to the first `pairs` sentence pairs."""
+    from bench.anchors import dictionary_pairs, evaluation_texts, parallel_sentences
     from bench.finetune import TrainingData
     from bench.wordalign import align
 
-    text_pairs = parallel_sentences(data_dir, lang, 10**9, evaluation_texts(data_dir, registry, cache))
+    banned = evaluation_texts(data_dir, registry, cache)
+    text_pairs = parallel_sentences(data_dir, lang, 10**9, banned)
+    dictionary = dictionary_pairs(data_dir, lang, 20000, banned)
     corpus = align(text_pairs.pairs, lang, "en", cache)
     keep = list(range(min(pairs, len(corpus))))
     sub = dataclasses.replace(corpus, source=tuple(corpus.source[i] for i in keep), target=tuple(corpus.target[i] for i in keep),
                               links=tuple(corpus.links[i] for i in keep))
-    return TrainingData("en", (lang,), parallel={lang: tuple(text_pairs.pairs[i] for i in keep)}, word_alignments={lang: sub})
+    return TrainingData("en", (lang,), parallel={lang: tuple(text_pairs.pairs[i] for i in keep)}, word_alignments={lang: sub},
+                        dictionary={lang: tuple(dictionary.pairs)})
 
 
 def _bare_loop(model, pairs, batch_size: int, max_length: int, layer: int) -> float:
@@ -80,10 +84,14 @@ def main() -> None:
         start = time.perf_counter()
         method.fit(data, model)
         fit_seconds = time.perf_counter() - start
-        trained = method.record_["examples"]  # the bare loop runs as many pairs (word-level methods drop unlinked ones)
+        # The bare loop runs as many pairs, as text (word-level methods drop pairs without a link and see
+        # them as joined words: the same tokens), with the same parameters frozen.
+        trained = method.record_["examples"]
+        frozen = {name for name, p in model.module.named_parameters() if not p.requires_grad}
         del model
         bare_model = TrainableModel(model_dir)
-        bare_model.freeze(embeddings=method.freeze_embeddings)
+        for name, parameter in bare_model.module.named_parameters():
+            parameter.requires_grad_(name not in frozen)
         bare_seconds = _bare_loop(bare_model, data.parallel[args.lang][:trained], method.batch_size, method.max_length,
                                   method.layer)
         del bare_model
@@ -100,6 +108,7 @@ def _languages_with_parallel_data(data_dir: Path) -> list[str]:
     from bench.specs import Resource
 
     return list(resource_languages(Resource.PARALLEL_SENTENCES, data_dir))
+
 
 if __name__ == "__main__":
     main()

@@ -54,8 +54,9 @@ class CodeSwitchProxy(FinetuneBudget):
         return (AnchorRequest(Resource.BILINGUAL_LEXICON, budget=self.dictionary_pairs),
                 AnchorRequest(Resource.PARALLEL_SENTENCES, budget=self.sentences_per_language))
 
-    def examples(self, data: TrainingData) -> list[tuple[str, str]]:
-        """(code-switched sentence, original English sentence) pairs, fixed by `seed`."""
+    def examples(self, data: TrainingData) -> list[tuple[str, str, str]]:
+        """(code-switched sentence, original English sentence, its translation) triples, fixed by `seed`;
+        the translation is used only by the semantic selection criterion (translation vs English)."""
         require(data, "dictionary", "code-switch-proxy")
         require(data, "parallel", "code-switch-proxy")
         rng = np.random.default_rng(self.seed)
@@ -64,7 +65,8 @@ class CodeSwitchProxy(FinetuneBudget):
             translations: dict[str, str] = {}
             for word, english in data.dictionary[lang]:
                 translations.setdefault(english.lower(), word)
-            out += [(code_switch(english, translations, self.switch_rate, rng), english) for _, english in data.parallel[lang]]
+            out += [(code_switch(english, translations, self.switch_rate, rng), english, text)
+                    for text, english in data.parallel[lang]]
         return out
 
     def fit(self, data: TrainingData, model: TrainableModel) -> "CodeSwitchProxy":
@@ -76,16 +78,16 @@ class CodeSwitchProxy(FinetuneBudget):
 
         def loss(batch):
             n = len(batch)
-            original = [b for _, b in batch]
-            student = model.mean_pooled([a for a, _ in batch] + original, self.layer, self.max_length)
+            original = [b for _, b, _ in batch]
+            student = model.mean_pooled([a for a, _, _ in batch] + original, self.layer, self.max_length)
             with torch.no_grad():
                 target = model.mean_pooled(original, self.layer, self.max_length, module=teacher)
             switched, kept = ((student[:n] - target) ** 2).mean(), ((student[n:] - target) ** 2).mean()
             return switched + kept, switched, kept
 
         record = self.train(model, examples, loss, "code-switch-proxy", ("total", "code-switched", "original"),
-                            texts=lambda example: example)
-        switched_words = sum(a != b for a, b in examples)
+                            texts=lambda example: (example[2], example[1]))
+        switched_words = sum(a != b for a, b, _ in examples)
         self.record_ = {**record, "sentences": len(examples), "sentences_with_a_switch": switched_words,
                         "proxy": "continued training with code-switched text, not anchored pre-training"}
         return self

@@ -301,7 +301,7 @@ def test_code_switching_replaces_dictionary_words_and_training_maps_them_onto_th
     method = CodeSwitchProxy(sentences_per_language=0, switch_rate=1.0, layer=2, epochs=5, lr=3e-3, batch_size=8,
                              max_length=32, freeze_embeddings=False)
     examples = method.examples(toy_data())
-    assert examples[0] == ("das hund", "the dog")  # every word switched at rate 1 ("the": first listed, "das")
+    assert examples[0] == ("das hund", "the dog", "der hund")  # every word switched at rate 1 ("the": first listed, "das")
     model = TrainableModel(tiny)
     with torch.no_grad():
         teacher = model.mean_pooled(ENGLISH, 2, 32)
@@ -382,7 +382,12 @@ def test_semantic_selection_holds_out_examples_and_scores_them_with_the_papers_c
 
     model = TrainableModel(tiny)
     pairs = list(zip(GERMAN, ENGLISH))
-    score = semantic_criterion_of(model, pairs, 2, 32, batch_size=3)()
+    criterion = semantic_criterion_of(model, pairs, 2, 32, batch_size=3)
+    model.module.train()  # as during training: the criterion must run without dropout and leave train mode on
+    score = criterion()
+    assert model.module.training and model.module.config.hidden_dropout_prob > 0
+    assert criterion() == score
+    model.module.eval()
     with __import__("torch").no_grad():
         X = model.mean_pooled(GERMAN, 2, 32).numpy()
         Y = model.mean_pooled(ENGLISH, 2, 32).numpy()
@@ -399,13 +404,19 @@ def test_semantic_selection_holds_out_examples_and_scores_them_with_the_papers_c
 
 
 def test_the_training_library_is_part_of_every_finetuners_code_digest():
-    import methods.joint_align
-    import methods.translation_ranking
-    from bench.provenance import _imported_plugin_modules
+    from bench.provenance import digest_sources
+    from bench.registry import load_registry
 
-    for module in (methods.joint_align, methods.translation_ranking):
-        found = _imported_plugin_modules(Path(module.__file__), "methods")
-        assert "bench.finetune" in found and "bench.registry" not in found and "bench.specs" not in found
+    registry = load_registry(())
+    finetuners = [entry for entry in registry.methods.values() if entry.spec.trains_encoder]
+    assert len(finetuners) >= 7
+    for entry in finetuners:
+        covered = set(digest_sources(entry.cls.__module__))
+        assert {"bench.finetune", "bench.wordvectors", "bench.diagnostics"} <= covered, entry.name
+        assert "bench.registry" not in covered and "bench.specs" not in covered
+    for name in ("bli", "cbli", "tatoeba"):  # tasks use bench.wordvectors / bench.diagnostics, not the library
+        assert not {"bench.finetune", "bench.wordvectors", "bench.diagnostics"} & set(digest_sources(registry.task(name).cls.__module__))
+    assert not {"bench.finetune"} & set(digest_sources(registry.method("procrustes").cls.__module__))
 
 
 def test_training_reads_each_words_first_sub_token_where_the_evaluation_does(cache_root, data_dir):

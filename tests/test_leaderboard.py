@@ -123,7 +123,9 @@ def test_weight_changing_methods_are_compared_with_original_and_the_best_map_on_
             _row("procrustes", "de", 85.0), _row("procrustes", "zh", 0.0),
             _row("gbdd", "de", 90.0, category="b"),
             _row("partial-map", "zh", 99.0)]  # misses German: never the best map for a German-only method
-    table = weight_changing_table(pool_training_seeds(rows))
-    assert table.loc[("joint-align", "L8"), "tatoeba m"] == "82.0 ± 2.8 (+12.0/-8.0)"
-    assert list(table.index) == [("joint-align", "L8")]
+    other_encoder = {**_row("original", "de", 0.0, category="control"), "encoder": "other", "cell_id": "o2"}
+    other_protocol = {**_row("procrustes", "de", 99.0), "protocol": "finetune", "cell_id": "p2"}
+    table = weight_changing_table(pool_training_seeds(rows + [other_encoder, other_protocol]))
+    assert table.loc[("joint-align", "e5", "L8"), "tatoeba m (p v1)"] == "82.0 ± 2.8 (+12.0/-8.0)"
+    assert list(table.index) == [("joint-align", "e5", "L8")] and list(table.columns) == ["tatoeba m (p v1)"]
     assert weight_changing_table(pool_training_seeds(rows[2:])).empty

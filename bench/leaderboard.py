@@ -272,8 +272,10 @@ def weight_changing_table(rows: list[dict]) -> pd.DataFrame:
     and the best offline map, per encoder, layer and task (protocol and version), on the same test columns: "score ± sd (Δ original /
     Δ best map)". The score is the macro average over the columns the method covers; sd is over the
     method's seeds (training and head seeds pooled) of that macro average; original and the maps are
-    averaged over the same columns (a map that misses one is not a candidate for best)."""
-    main = [r for r in rows if r.get("is_main") and r.get("kind", "task") == "task" and not r["metric"].startswith("baseline_")]
+    averaged over the same columns (a map that misses one is not a candidate for best). Tasks and the
+    word-retrieval diagnostics of Table 1 (CBLI, BLI); every main metric here is higher-is-better."""
+    main = [r for r in rows if r.get("is_main") and not r["metric"].startswith("baseline_")
+            and (r.get("kind", "task") == "task" or r["task"] in TABLE1_TASKS)]  # CBLI and BLI are diagnostics
     if not main:
         return pd.DataFrame()
     frame = pd.DataFrame(main)

@@ -87,11 +87,11 @@ def main() -> None:
         # The bare loop runs as many pairs, as text (word-level methods drop pairs without a link and see
         # them as joined words: the same tokens), with the same parameters frozen.
         trained = method.record_["examples"]
-        frozen = {name for name, p in model.module.named_parameters() if not p.requires_grad}
+        frozen = {key for key, p in model.module.named_parameters() if not p.requires_grad}
         del model
         bare_model = TrainableModel(model_dir)
-        for name, parameter in bare_model.module.named_parameters():
-            parameter.requires_grad_(name not in frozen)
+        for key, parameter in bare_model.module.named_parameters():
+            parameter.requires_grad_(key not in frozen)
         bare_seconds = _bare_loop(bare_model, data.parallel[args.lang][:trained], method.batch_size, method.max_length,
                                   method.layer)
         del bare_model

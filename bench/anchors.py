@@ -36,6 +36,14 @@ class TextPairs:
     def provenance(self) -> dict:
         return {"n": len(self.pairs), "sources": list(self.sources), "dropped_for_overlap": self.dropped_for_overlap}
 
+    def digest(self) -> str:
+        """sha256 of the pairs: what content-addressed keys and the plan's data digest cover."""
+        import hashlib
+
+        from bench.alignment import canonical_json
+
+        return hashlib.sha256(canonical_json(self.pairs).encode()).hexdigest()
+
 
 def normalize_text(text: str) -> str:
     return " ".join(text.casefold().split())

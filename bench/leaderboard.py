@@ -49,14 +49,19 @@ def aggregate(rows: list[dict], kind: str = "task", all_metrics: bool = False) -
             and not r["metric"].startswith("baseline_")]
     if not main:
         return pd.DataFrame(columns=columns)
-    frame = pd.DataFrame(main)
-    frame["subset"] = frame.get("subset", "").fillna("")
-    frame["column"] = frame["language"] + frame["subset"].map(lambda s: f" ({s})" if s else "")
+    frame = _with_columns(pd.DataFrame(main))
     keys = _ROW_KEYS + ["task", "protocol", "task_version", "metric", "column"]
     grouped = frame.groupby(keys, sort=True).agg(mean=("value", "mean"), sd=("value", "std"), seeds=("seed", "nunique"),
                                                    n=("n", "max")).reset_index()
     grouped["sd"] = grouped["sd"].fillna(0.0)
     return grouped[columns]
+
+
+def _with_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """`column`: a row's test column, its language plus its subset if any ("de (sts17-track1)")."""
+    frame["subset"] = frame.get("subset", "").fillna("")
+    frame["column"] = frame["language"] + frame["subset"].map(lambda s: f" ({s})" if s else "")
+    return frame
 
 
 def _fmt(mean: float, sd: float, seeds: int) -> str:
@@ -282,10 +287,9 @@ def weight_changing_table(rows: list[dict]) -> pd.DataFrame:
     frame["family"] = [_family(r) for r in main]
     if not (frame["family"] == "weight-changing").any():
         return pd.DataFrame()
-    frame["subset"] = frame.get("subset", "").fillna("")
-    frame["column"] = frame["language"] + frame["subset"].map(lambda s: f" ({s})" if s else "")
-    frame["task_key"] = frame["task"] + " " + frame["metric"]
-    frame["task_key"] = frame["task_key"] + " (" + frame["protocol"] + " v" + frame["task_version"].astype(str) + ")"
+    frame = _with_columns(frame)
+    frame["task_key"] = (frame["task"] + " " + frame["metric"] + " (" + frame["protocol"] + " v"
+                         + frame["task_version"].astype(str) + ")")
     per_column = frame.groupby(["family", "method_label", "encoder", "layer", "task_key", "column", "seed"])["value"].mean()
     cells: dict[tuple, dict] = {}
     for (label, encoder, layer, task_key), part in frame[frame["family"] == "weight-changing"].groupby(

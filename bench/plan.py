@@ -9,12 +9,10 @@ its numbers depend on (`inputs`), which decide on resume whether a finished cell
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
 
 from bench.alignment import canonical_json
 from bench.anchors import anchor_texts, evaluation_texts, resource_files, resource_languages
@@ -123,11 +121,11 @@ def _encoder_lacks(needs, resolved_languages, cell: Cell, encoder: Encoder) -> s
 
 
 def resolve(cell: Cell, registry: Registry, encoder: Encoder, data_dir: Path, digest_memo: dict | None = None,
-            top_layer: int | None = None, banned: Callable[[], Mapping] | None = None) -> ResolvedCell:
+            top_layer: int | None = None, cache_dir: Path | None = None) -> ResolvedCell:
     """`encoder`: the one the cell's vectors come from (a pretrained-encoder method's own); `digest_memo`:
     one dict for all cells of a plan, so shared files and texts are digested once; `top_layer`: the grid
-    encoder's deepest listed layer; `banned`: the leakage guard's texts (`anchors.evaluation_texts`),
-    asked for only when a cell trains on something (default: computed from `data_dir`, no disk cache)."""
+    encoder's deepest listed layer; `cache_dir`: where the leakage guard keeps its texts
+    (`anchors.evaluation_texts`, read only when a cell trains on something; None: no disk cache)."""
     method, task = registry.method(cell.method.name), registry.task(cell.task.name)
     task_obj = instantiate(task, cell.task.params)
     requests = tuple(instantiate(method, cell.method.params).needs())
@@ -147,8 +145,7 @@ def resolve(cell: Cell, registry: Registry, encoder: Encoder, data_dir: Path, di
                 for lang in training_languages(method, request, languages, data_dir):
                     files += resource_files(request.resource, data_dir, lang)
             if requests:
-                trained_on = training_texts_digest(method, requests, languages, data_dir,
-                                                   banned or memo.setdefault("default guard", _default_guard(data_dir, registry)), memo)
+                trained_on = training_texts_digest(method, requests, languages, data_dir, registry, cache_dir, memo)
     except (ValueError, OSError, KeyError, RuntimeError) as problem:  # a data file the plan cannot list or read
         reason, error = "", f"{type(problem).__name__}: {problem}"
     data = files_digest(files, data_dir, memo)
@@ -159,7 +156,7 @@ def resolve(cell: Cell, registry: Registry, encoder: Encoder, data_dir: Path, di
 
 
 def training_texts_digest(method: Entry, requests: tuple[AnchorRequest, ...], languages: tuple[str, ...], data_dir: Path,
-                          banned: Callable[[], Mapping], memo: dict) -> str:
+                          registry: Registry, cache_dir: Path | None, memo: dict) -> str:
     """sha256 over the guarded texts behind each of a method's anchor requests, for every language it
     trains on: what the method actually learns from. The cell's data digest covers this instead of the
     leakage guard's own files, so adding an evaluation set that shares no text with the training data
@@ -168,15 +165,11 @@ def training_texts_digest(method: Entry, requests: tuple[AnchorRequest, ...], la
     for request in requests:
         for lang in training_languages(method, request, languages, data_dir):
             key = ("guarded texts", request.resource, lang, request.budget)
-            if key not in memo:
-                texts = anchor_texts(request.resource, data_dir, lang, request.budget, banned())
-                memo[key] = hashlib.sha256(canonical_json(texts.pairs).encode()).hexdigest()
+            if key not in memo:  # evaluation_texts is memoised per process: the guard is read once
+                banned = evaluation_texts(data_dir, registry, cache_dir)
+                memo[key] = anchor_texts(request.resource, data_dir, lang, request.budget, banned).digest()
             parts[f"{request.resource.value}:{lang}:{request.budget}"] = memo[key]
     return hashlib.sha256(canonical_json(parts).encode()).hexdigest()
-
-
-def _default_guard(data_dir: Path, registry: Registry) -> Callable[[], Mapping]:
-    return functools.cache(lambda: evaluation_texts(data_dir, registry))
 
 
 def staleness(recorded: dict, planned: dict) -> str:

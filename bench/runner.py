@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import hashlib
 import json
 import platform
@@ -139,8 +138,7 @@ def guarded_texts(options: RunOptions, registry: Registry, resolved: ResolvedCel
 
 def texts_digests(texts: dict[tuple[AnchorRequest, str], TextPairs]) -> dict[str, str]:
     """sha256 of each request's texts, for content-addressed keys."""
-    return {f"{r.resource.value}:{lang}": hashlib.sha256(canonical_json(t.pairs).encode()).hexdigest()
-            for (r, lang), t in texts.items()}
+    return {f"{r.resource.value}:{lang}": t.digest() for (r, lang), t in texts.items()}
 
 
 class AlignerBuilder:
@@ -304,9 +302,8 @@ class Runner:
         }
         cells, failures = expand(self.spec, self.options.data_dir, encoders, self.registry)
         memo: dict = {}  # file and text digests for this plan: files edited later are seen by the next plan
-        guard = functools.cache(lambda: evaluation_texts(self.options.data_dir, self.registry, self.options.cache_dir))
         resolved = [resolve(cell, self.registry, self._cell_encoder(cell, encoders), self.options.data_dir, memo,
-                            max(self._encoder_choices[cell.encoder].layers), guard) for cell in cells]
+                            max(self._encoder_choices[cell.encoder].layers), self.options.cache_dir) for cell in cells]
         finished = self.store.finished()
         todo, not_applicable, stale = [], [], {}
         for item in resolved:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.specs import Category
+from bench.specs import DROP_METRIC, Category, clean_metric
 
 MISSING = "—"
 _ROW_KEYS = ["method_label", "category", "encoder", "layer"]
@@ -323,6 +323,49 @@ _WEIGHT_CHANGING_NOTE = ("Each method that changes the encoder against original 
                          "macro average over the columns the method covers.")
 
 
+def robustness_tables(rows: list[dict]) -> dict[str, pd.DataFrame]:
+    """Per noisy-input task (one that reports DROP_METRIC rows) and protocol: method x noisy test column,
+    "clean → noisy (drop)", each the mean over seeds (± sd of the drop with several seeds), plus the
+    mean drop over the columns a method covers."""
+    noisy_tasks = {(r["task"], r["protocol"], r["task_version"]) for r in rows if r["metric"] == DROP_METRIC}
+    tables = {}
+    for task, protocol, version in sorted(noisy_tasks, key=str):
+        part = [r for r in rows if (r["task"], r["protocol"], r["task_version"]) == (task, protocol, version)]
+        main = next((r["metric"] for r in part if r.get("is_main")), None)
+        if main is None:
+            continue
+        wanted = {main: "noisy", clean_metric(main): "clean", DROP_METRIC: "drop"}
+        frame = _with_columns(pd.DataFrame([r for r in part if r["metric"] in wanted]))
+        frame["role"] = frame["metric"].map(wanted)
+        stats = frame.groupby(_ROW_KEYS + ["column", "role"])["value"].agg(mean="mean", sd="std", seeds="count").reset_index()
+        cells: dict[tuple, dict] = {}
+        for (*idx, column), group in stats.groupby(_ROW_KEYS + ["column"], sort=True):
+            got = {row.role: row for row in group.itertuples()}
+            if "noisy" not in got:
+                continue
+            if "clean" in got and "drop" in got:
+                drop = got["drop"]
+                spread = f" ± {drop.sd:.1f}" if drop.seeds > 1 else ""
+                text = f"{got['clean'].mean:.1f} → {got['noisy'].mean:.1f} ({-drop.mean:+.1f}{spread})"
+            else:
+                text = f"? → {got['noisy'].mean:.1f}"
+            cells.setdefault(tuple(idx), {})[column] = text
+        drops = frame[frame["role"] == "drop"].groupby(_ROW_KEYS + ["column"])["value"].mean().groupby(level=_ROW_KEYS).mean()
+        table = pd.DataFrame.from_dict(cells, orient="index").sort_index()
+        table.index = pd.MultiIndex.from_tuples(table.index, names=_ROW_KEYS)
+        table = table.reindex(sorted(table.columns), axis=1).fillna(MISSING)
+        table["mean drop"] = [f"{drops[idx]:.1f}" if idx in drops.index else MISSING for idx in table.index]
+        tables[f"{task} ({main}; {protocol} v{version})"] = table
+    return tables
+
+
+_ROBUSTNESS_NOTE = ("Zero-shot transfer under real typos (Stickland et al. 2023): the model trained on clean English, "
+                    "scored on the clean test items and on the noisy ones: clean → noisy (change, points; ± sd over "
+                    "seeds). A column is the noisy test set (language, noise ratio). The clean score is on the same "
+                    "items where their clean twins exist (German XNLI), otherwise on the clean task's test items of "
+                    "that language, which are other items (each row's extra.clean_items says which).")
+
+
 def render(rows: list[dict], errors: list[dict], out_dir: Path, not_applicable: list[dict] = ()) -> list[Path]:
     """Write README.md (overview + categories), one Markdown file per task, and index.html."""
     out_dir = Path(out_dir)
@@ -332,6 +375,7 @@ def render(rows: list[dict], errors: list[dict], out_dir: Path, not_applicable: 
     over, cats, tasks, transfer = overview(agg), category_table(agg), task_tables(agg), transfer_table(rows)
     diagnostics, correlations = diagnostics_table(rows), correlation_table(rows)
     weight_changing = weight_changing_table(rows)
+    robustness = robustness_tables(rows)
     tasks.update(task_tables(aggregate(rows, kind="diagnostic")))
     synthetic = task_tables(aggregate(rows, kind="synthetic"))
     paper_tables = table1(rows)
@@ -353,6 +397,8 @@ def render(rows: list[dict], errors: list[dict], out_dir: Path, not_applicable: 
     if not transfer.empty:
         md += ["## Zero-shot transfer (train on the source language, test the others)", "", _TRANSFER_NOTE, "",
                _markdown(transfer), ""]
+    for key, table in robustness.items():
+        md += [f"## Robustness to real typos: {key}", "", _ROBUSTNESS_NOTE, "", _markdown(table), ""]
     for key, table in paper_tables.items():
         md += [f"## Table-1 view ({key})", "", _TABLE1_NOTE, "", _markdown(table), ""]
     if not diagnostics.empty:
@@ -381,6 +427,9 @@ def render(rows: list[dict], errors: list[dict], out_dir: Path, not_applicable: 
                  f"<p>{html.escape(_WEIGHT_CHANGING_NOTE)}</p>", _html_table(weight_changing)]
     if not transfer.empty:
         body += ["<h2>Zero-shot transfer</h2>", f"<p>{html.escape(_TRANSFER_NOTE)}</p>", _html_table(transfer)]
+    for key, table in robustness.items():
+        body += [f"<h2>Robustness to real typos: {html.escape(key)}</h2>", f"<p>{html.escape(_ROBUSTNESS_NOTE)}</p>",
+                 _html_table(table)]
     for key, table in paper_tables.items():
         body += [f"<h2>Table-1 view ({html.escape(key)})</h2>", f"<p>{html.escape(_TABLE1_NOTE)}</p>", _html_table(table)]
     if not diagnostics.empty:

@@ -139,6 +139,15 @@ class MethodSpec:
 
 TASK_KINDS = ("task", "diagnostic", "synthetic")
 
+# A noisy-input task (tasks/_typos.py) reports, per noisy test subset, its main metric on the noisy items,
+# `clean_<main>` (the same model on clean items) and DROP_METRIC (clean - noisy, points); the leaderboard's
+# robustness table reads these names.
+DROP_METRIC = "drop"
+
+
+def clean_metric(main_metric: str) -> str:
+    return f"clean_{main_metric}"
+
 
 @dataclass(frozen=True)
 class TaskSpec:

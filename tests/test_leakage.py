@@ -6,7 +6,7 @@ from bench import registry
 from bench.anchors import (dictionary_pairs, evaluation_texts, monolingual_sentences, normalize_text,
                            parallel_sentences)
 
-LANGS_WITH_PARALLEL = ["ar", "de", "es", "fr", "ru", "tr", "zh"]
+LANGS_WITH_PARALLEL = ["ar", "de", "es", "fr", "hi", "ru", "tr", "zh"]
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +95,17 @@ def test_the_guard_cache_is_keyed_by_the_evaluation_files_and_survives_corruptio
     parse_sts_file.cache_clear()  # as in a new process
     changed = evaluation_texts(data, reg, cache)
     assert normalize_text("A new test item.") in changed["en"] and len(list((cache / "guard").glob("*.json"))) == 2
+
+
+def test_typo_test_sets_and_their_clean_twins_are_guarded(data_dir, banned):
+    from tasks._typos import read_panx_typos, read_xnli_typos, typo_files
+
+    for lang, files in typo_files(data_dir, "xnli-typos", "tsv").items():
+        for typo in files:
+            texts = {normalize_text(t) for p, h, _ in read_xnli_typos(typo.path) for t in (p, h)}
+            assert texts <= banned[lang], typo.path
+    for lang, files in typo_files(data_dir, "panx-typos", "jsonl").items():
+        for typo in files:
+            assert {normalize_text(" ".join(w)) for w, _ in read_panx_typos(typo.path)} <= banned[lang], typo.path
+    clean_twins = (data_dir / "xnli" / "de" / "test.tsv").read_text(encoding="utf-8").splitlines()
+    assert {normalize_text(line.split("\t")[0]) for line in clean_twins} <= banned["de"]

@@ -66,6 +66,8 @@ def check_method(entry: Entry) -> list[str]:
         return passed
     if entry.spec.trains_encoder:
         return check_finetuner(entry)
+    if entry.spec.acts_at_task_time:
+        return check_task_time_method(entry)
     passed: list[str] = []
     check = _runner(entry, passed)
     data, _ = synthetic_data()
@@ -170,4 +172,53 @@ def check_finetuner(entry: Entry) -> list[str]:
             check(name, fn)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    return passed
+
+
+def check_task_time_method(entry: Entry) -> list[str]:
+    """The task-time contract (bench/tasktime.py) on a toy head: no resources asked for; the loss is a
+    finite scalar that trains the head, on feature inputs [batch, dim] and on token inputs [batch, tokens,
+    dim] with a padding mask; the same torch seed gives the same loss."""
+    import torch
+
+    from bench.tasktime import TrainingStep, step_loss
+
+    passed: list[str] = []
+    check = _runner(entry, passed)
+
+    def step(tokens: bool) -> tuple[TrainingStep, torch.nn.Module]:
+        generator = torch.Generator().manual_seed(0)
+        torch.manual_seed(0)
+        head = torch.nn.Linear(8, 3)
+        shape = (4, 5, 8) if tokens else (4, 8)
+        inputs = torch.randn(shape, generator=generator)
+        gold = torch.randint(0, 3, shape[:-1], generator=generator)
+        mask = torch.ones(shape[:-1], dtype=torch.bool) if tokens else None
+        return TrainingStep(inputs, head, lambda logits: torch.nn.functional.cross_entropy(
+            logits.reshape(-1, 3), gold.reshape(-1)), mask, None), head
+
+    def no_resources():
+        assert instantiate(entry, ()).needs() == (), "a task-time method trains on the task's data only: needs() must be ()"
+
+    def trains_the_head(tokens: bool):
+        training, head = step(tokens)
+        torch.manual_seed(0)
+        loss = step_loss(instantiate(entry, ()), training)
+        assert torch.isfinite(loss), f"loss is {loss}"
+        loss.backward()
+        assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in head.parameters()), "no gradient reaches the head"
+
+    def deterministic():
+        values = []
+        for _ in range(2):
+            training, _ = step(False)
+            torch.manual_seed(0)
+            values.append(step_loss(instantiate(entry, ()), training).item())
+        assert values[0] == values[1], f"same seed, different losses {values}"
+
+    for name, fn in _common_checks(entry) + [
+            ("needs() is empty", no_resources), ("a finite loss that trains a head on features", lambda: trains_the_head(False)),
+            ("the same on token inputs with a mask", lambda: trains_the_head(True)),
+            ("same seed -> same loss", deterministic)]:
+        check(name, fn)
     return passed

@@ -52,6 +52,11 @@ class ResolvedCell:
         return self.method.spec.trains_encoder
 
     @property
+    def acts_at_task_time(self) -> bool:
+        """The method changes how the task trains its model (bench/tasktime.py); the encoder is the grid's."""
+        return self.method.spec.acts_at_task_time
+
+    @property
     def swaps_encoder(self) -> bool:
         """The method is a pretrained encoder of its own, used in place of the grid's."""
         return bool(self.method.spec.pretrained_encoder)
@@ -77,11 +82,22 @@ def training_languages(method: Entry, request: AnchorRequest, cell_languages: tu
     return request_languages(request, cell_languages)
 
 
-def _not_applicable(resolved_languages: tuple[str, ...], cell: Cell, method: Entry, task_obj, requests,
+def _not_applicable(resolved_languages: tuple[str, ...], cell: Cell, method: Entry, task: Entry, task_obj, requests,
                     encoder: Encoder, data_dir: Path, synthetic: bool, top_layer: int) -> str:
     if synthetic:  # simulated data: the task fits the method itself (so not a Finetuner or another encoder)
         return f"{cell.task.label} simulates vectors; {method.name} trains an encoder" if method.spec.mode is Mode.ONLINE else ""
     needs = set(task_obj.requirements())
+    if method.spec.acts_at_task_time:
+        if not task.spec.trains_on_source:
+            return f"{cell.task.label} trains no model on the source language; {method.name} acts while one is trained"
+        protocol = "finetune" if Requirement.TRAINABLE_WEIGHTS in needs else "frozen"
+        if protocol not in method.spec.task_protocols:
+            return (f"{method.name} acts in the {' and '.join(sorted(method.spec.task_protocols))} protocol only; "
+                    f"{cell.task.label} uses the {protocol} protocol")
+        if len({encoder.space(lang) for lang in resolved_languages}) > 1:
+            return (f"encoder {cell.encoder} encodes {', '.join(resolved_languages)} with independent models; "
+                    f"{method.name} leaves them in different spaces")
+        return _encoder_lacks(needs, resolved_languages, cell, encoder)
     if any(request.unit is Unit.TOKENS for request in requests):
         needs.add(Requirement.TOKEN_STATES)
     if Requirement.TRAINABLE_WEIGHTS in needs and not method.spec.keeps_weights_trainable:
@@ -137,7 +153,7 @@ def resolve(cell: Cell, registry: Registry, encoder: Encoder, data_dir: Path, di
     memo = digest_memo if digest_memo is not None else {}
     trained_on = ""
     try:
-        reason = _not_applicable(languages, cell, method, task_obj, requests, encoder, data_dir, synthetic,
+        reason = _not_applicable(languages, cell, method, task, task_obj, requests, encoder, data_dir, synthetic,
                                  cell.layer if top_layer is None else top_layer)
         if not reason and not synthetic:
             files = list(task_obj.data_files(data_dir, cell.language))

@@ -470,6 +470,12 @@ class Runner:
             if resolved.synthetic:  # simulated data: the task fits the method itself (no encoder)
                 anchors, fit_seconds, eval_start = {"synthetic": task_entry.spec.dataset}, 0.0, time.perf_counter()
                 scores = task.evaluate_method(lambda: instantiate(method_entry, cell.method.params), cell.language, ctx)
+            elif resolved.acts_at_task_time:  # the grid's encoder; the method shapes how the task trains
+                encoder, fit_seconds, eval_start = base, 0.0, time.perf_counter()
+                objective = instantiate(method_entry, cell.method.params)
+                anchors = {"task_time": {"objective": method_entry.name, "params": dict(cell.method.params),
+                                         "trained_on": "the task's own English training data"}}
+                scores = task.evaluate(encoder, cell.language, dataclasses.replace(ctx, objective=objective))
             elif resolved.swaps_encoder:  # the method is another pretrained encoder: evaluated as it is
                 encoder, fit_seconds, eval_start = base, 0.0, time.perf_counter()
                 anchors = {"pretrained_encoder": resolved.method.spec.pretrained_encoder, "fingerprint": base.fingerprint}

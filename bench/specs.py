@@ -84,6 +84,7 @@ class AnchorRequest:
 class Mode(enum.Enum):
     OFFLINE = "offline"  # applied to fixed representations after training
     ONLINE = "online"  # changes the encoder's weights
+    TASK_TIME = "task-time"  # acts while a task trains its model on the source language (bench/tasktime.py)
 
 
 class Signal(enum.Enum):
@@ -124,6 +125,15 @@ class MethodSpec:
     summary: str = ""
     identity: bool = False  # transform is the identity: vectors and the encoder's weights stay reachable
     pretrained_encoder: str = ""  # the method is this pretrained encoder (an encoder name), used in place of the grid's
+    task_protocols: frozenset[str] = frozenset()  # a task-time method: the transfer protocols it acts in
+
+    def __post_init__(self):
+        from bench.tasktime import TASK_PROTOCOLS
+
+        if (self.mode is Mode.TASK_TIME) != bool(self.task_protocols):
+            raise ValueError(f"method {self.name}: task_protocols is for task-time methods, and they need one")
+        if not self.task_protocols <= set(TASK_PROTOCOLS):
+            raise ValueError(f"method {self.name}: task_protocols must be within {TASK_PROTOCOLS}")
 
     @property
     def trains_encoder(self) -> bool:
@@ -134,7 +144,12 @@ class MethodSpec:
     def keeps_weights_trainable(self) -> bool:
         """Whether a task may fine-tune the encoder behind this method (the control row, or a method that
         changes the weights itself); a fitted map only transforms frozen vectors."""
-        return self.identity or self.trains_encoder
+        return self.identity or self.trains_encoder or self.acts_at_task_time
+
+    @property
+    def acts_at_task_time(self) -> bool:
+        """A task-time method (bench/tasktime.py): it changes how a task trains, not the encoder."""
+        return self.mode is Mode.TASK_TIME
 
 
 TASK_KINDS = ("task", "diagnostic", "synthetic")
@@ -165,6 +180,7 @@ class TaskSpec:
     summary: str = ""
     kind: str = "task"  # "task" (a downstream score), "diagnostic" (a property of the space) or "synthetic" (simulated data)
     lower_is_better: tuple[str, ...] = ()  # metrics other than the main one for which lower is better
+    trains_on_source: bool = False  # trains a model on the source language: task-time methods act on it
 
     def __post_init__(self):
         if self.kind not in TASK_KINDS:

@@ -8,6 +8,7 @@ from typing import Callable, Protocol
 
 from bench.encoders.base import Encoder
 from bench.specs import EncodeSpec, Requirement, Score
+from bench.tasktime import TrainingObjective
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,7 @@ class TaskContext:
     layer: int
     seed: int
     cache_dir: Path | None = None  # where tasks may keep trained heads (content-addressed)
+    objective: TrainingObjective | None = None  # a task-time method's training loss (bench/tasktime.py), else None
 
 
 class Task(Protocol):

@@ -23,6 +23,7 @@ import numpy as np
 
 from bench.encoders.base import trainable_model
 from bench.specs import Requirement
+from bench.tasktime import TrainingStep, objective_key, step_loss
 from bench.wordvectors import first_subtokens, join_words
 
 FINETUNE_NOTE = ("whole encoder + linear head, AdamW lr {lr}, weight decay 0.01, warm-up 10% then linear decay, "
@@ -109,8 +110,10 @@ def _encoder_with_head(model_dir: Path, n_labels: int, pooled: bool, freeze_embe
             self.dropout = torch.nn.Dropout(0.1)
             self.head = torch.nn.Linear(self.encoder.config.hidden_size, n_labels)
 
-        def forward(self, input_ids, attention_mask):
-            states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        def forward(self, input_ids, attention_mask, inputs_embeds=None):
+            """Logits from token ids, or from input word embeddings (`inputs_embeds`; ids are then ignored)."""
+            tokens = {"input_ids": input_ids} if inputs_embeds is None else {"inputs_embeds": inputs_embeds}
+            states = self.encoder(**tokens, attention_mask=attention_mask).last_hidden_state
             if pooled:
                 mask = attention_mask.unsqueeze(-1).to(states.dtype)
                 states = (states * mask).sum(1) / mask.sum(1)
@@ -199,14 +202,22 @@ def _memoised(key: str, build: Callable):
     return _MEMO[key]
 
 
+def training_step(module, ids, mask, loss_of: Callable) -> TrainingStep:
+    """A fine-tuning mini-batch for `step_loss`: the inputs are the batch's input word embeddings."""
+    return TrainingStep(module.encoder.get_input_embeddings()(ids), lambda embeds: module(ids, mask, embeds),
+                        loss_of, mask, module)
+
+
 def finetuned_tagger(encoder, train_words, train_tags, dev_words, dev_tags, labels: list[str],
-                     select_metric: Callable, config: FineTuneConfig, seed: int):
-    """(predict(words) -> tag lists, record); the model is trained once per content key."""
+                     select_metric: Callable, config: FineTuneConfig, seed: int, objective=None):
+    """(predict(words) -> tag lists, record); the model is trained once per content key. `objective`: a
+    task-time method's loss (bench/tasktime.py), or None for the plain task loss."""
     import torch
 
     model_dir, fingerprint = trainable_model(encoder)
     index = {tag: i for i, tag in enumerate(labels)}
-    key = _key("tagger", fingerprint, labels, train_words, train_tags, dev_words, dev_tags, asdict(config), seed)
+    key = _key("tagger", fingerprint, labels, train_words, train_tags, dev_words, dev_tags, asdict(config), seed,
+               *objective_key(objective))
 
     def predict_with(module, tokenizer, sentences):
         out = []
@@ -228,8 +239,9 @@ def finetuned_tagger(encoder, train_words, train_tags, dev_words, dev_tags, labe
         def loss_on(module, batch):
             ids, mask, _, target = tag_batch(tokenizer, [train_words[i] for i in batch], config.max_length,
                                              [targets[i] for i in batch])
-            logits = module(ids.to(_device()), mask.to(_device()))
-            return torch.nn.functional.cross_entropy(logits.flatten(0, 1), target.to(_device()).flatten(), ignore_index=-100)
+            target = target.to(_device())
+            return step_loss(objective, training_step(module, ids.to(_device()), mask.to(_device()), lambda logits: (
+                torch.nn.functional.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=-100))))
 
         record = _train(module, len(train_words), loss_on,
                         lambda m: select_metric(dev_tags, predict_with(m, tokenizer, dev_words)), config, seed)
@@ -240,12 +252,13 @@ def finetuned_tagger(encoder, train_words, train_tags, dev_words, dev_tags, labe
 
 
 def finetuned_pair_classifier(encoder, train_pairs, train_labels, dev_pairs, dev_labels, labels: list[str],
-                              config: FineTuneConfig, seed: int):
+                              config: FineTuneConfig, seed: int, objective=None):
     import torch
 
     model_dir, fingerprint = trainable_model(encoder)
     index = {label: i for i, label in enumerate(labels)}
-    key = _key("pair", fingerprint, labels, train_pairs, train_labels, dev_pairs, dev_labels, asdict(config), seed)
+    key = _key("pair", fingerprint, labels, train_pairs, train_labels, dev_pairs, dev_labels, asdict(config), seed,
+               *objective_key(objective))
 
     def predict_with(module, tokenizer, pairs):
         out = []
@@ -263,8 +276,9 @@ def finetuned_pair_classifier(encoder, train_pairs, train_labels, dev_pairs, dev
 
         def loss_on(module, batch):
             ids, mask = pair_batch(tokenizer, [train_pairs[i] for i in batch], config.max_length)
-            return torch.nn.functional.cross_entropy(module(ids.to(_device()), mask.to(_device())),
-                                                     target[batch].to(_device()))
+            gold = target[batch].to(_device())
+            return step_loss(objective, training_step(module, ids.to(_device()), mask.to(_device()),
+                                                      lambda logits: torch.nn.functional.cross_entropy(logits, gold)))
 
         def select(module):
             return float(np.mean(np.array(predict_with(module, tokenizer, dev_pairs)) == np.array(dev_labels)))

@@ -22,6 +22,7 @@ from bench.metrics import attachment_scores
 from bench.registry import task
 from bench.specs import Level, Score, TaskSpec
 from bench.taskapi import TaskContext
+from bench.tasktime import TrainingStep, objective_key, step_loss
 from tasks._transfer import HeadConfig, HeadStore, content_key, fit_or_load, length_bucketed_batches, sample, train_head
 from bench.wordvectors import WORD_FEATURES_NOTE, word_features
 from tasks._ud import UdTransferTask, load_ud, source_file, test_subsets, ud_files
@@ -42,6 +43,7 @@ def universal_relation(deprel: str) -> str:
     main_metric="las",
     higher_is_better=True,
     granularity=Level.WORD,
+    trains_on_source=True,
     dataset="Universal Dependencies (EWT train/dev for English; each language's test + PUD)",
     citation="Dozat & Manning 2017 (biaffine parser); Nivre et al. 2020 (UD)",
     summary="dependency parsing, train English, test every language; UAS/LAS without punctuation",
@@ -107,7 +109,9 @@ class DependencyParsing(UdTransferTask):
         def loss_on(module, batch):
             words, mask, gold_heads, gold_labels = pad_batch([vectors[i] for i in batch], [heads[i] for i in batch],
                                                              [labels[i] for i in batch])
-            return module.loss(words, mask, gold_heads, gold_labels)
+            # the parser's scores and loss are one function: the step's "forward" is the identity on the features
+            return step_loss(ctx.objective, TrainingStep(words, lambda x: x,
+                                                         lambda x: module.loss(x, mask, gold_heads, gold_labels), mask))
 
         def select(module):
             predicted_heads, predicted_labels = parse(module, dev_vectors, relations)
@@ -120,7 +124,7 @@ class DependencyParsing(UdTransferTask):
         config = self.head_config()
         key = content_key(config, ctx.seed, train_features.vectors, [list(s.heads) for s in train],
                           [list(s.deprels) for s in train], dev_features.vectors, [list(s.heads) for s in dev],
-                          [list(s.deprels) for s in dev], [list(s.upos) for s in dev])
+                          [list(s.deprels) for s in dev], [list(s.upos) for s in dev], *objective_key(ctx.objective))
         return fit_or_load(HeadStore(ctx.cache_dir), key,
                            lambda: BiaffineParser(train_features.vectors.shape[1], len(relations), self.arc_dim,
                                                   self.rel_dim, self.dropout),

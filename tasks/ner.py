@@ -28,6 +28,7 @@ from bench.specs import EncodeSpec, Level, Requirement, Score, TaskSpec
 from bench.taskapi import TaskContext
 from tasks._common import subdir
 from tasks._finetune import TransferProtocolParams, finetuned_tagger
+from bench.tasktime import TrainingStep, objective_key, step_loss
 from tasks._transfer import HeadConfig, HeadStore, content_key, fit_or_load, most_frequent_tag_per_word, predict_in_batches, sample, tagger_module, train_head
 from bench.wordvectors import WORD_FEATURES_NOTE, word_features, word_spec
 from tasks._wordlevel import TaggedSentence, read_tagged_columns
@@ -79,6 +80,7 @@ def load_conll2002(path: Path, keep_types: frozenset[str]) -> tuple[TaggedSenten
     main_metric="f1",
     higher_is_better=True,
     granularity=Level.WORD,
+    trains_on_source=True,
     dataset="WikiANN/PAN-X (XTREME split; dev used as test) and CoNLL-2002",
     citation="Pan et al. 2017 (WikiANN); Tjong Kim Sang 2002 (CoNLL-2002); Hu et al. 2020 (XTREME)",
     summary="named entities, train English PAN-X, test every language",
@@ -161,7 +163,7 @@ class NamedEntities(TransferProtocolParams):
         if self.protocol_name == "finetune":
             tag, record = finetuned_tagger(encoder, [s.words for s in train], [s.tags for s in train],
                                            [s.words for s in select], [list(s.tags) for s in select], labels,
-                                           entity_f1, self.finetune_config(), ctx.seed)
+                                           entity_f1, self.finetune_config(), ctx.seed, ctx.objective)
 
             def predict(sentences, lang):
                 return tag(sentences)
@@ -193,9 +195,11 @@ class NamedEntities(TransferProtocolParams):
             return [[labels[i] for i in part] for part in np.split(flat, np.cumsum(features.lengths)[:-1])]
 
         def loss_on(module, batch):
-            return torch.nn.functional.cross_entropy(module(torch.from_numpy(X[batch])), torch.from_numpy(y[batch]))
+            target = torch.from_numpy(y[batch])
+            return step_loss(ctx.objective, TrainingStep(torch.from_numpy(X[batch]), module,
+                                                         lambda logits: torch.nn.functional.cross_entropy(logits, target)))
 
-        key = content_key(config, ctx.seed, X, y, dev.vectors, dev_gold)
+        key = content_key(config, ctx.seed, X, y, dev.vectors, dev_gold, *objective_key(ctx.objective))
         head, record = fit_or_load(
             HeadStore(ctx.cache_dir), key, lambda: tagger_module(X.shape[1], len(labels), config.dropout),
             lambda module: train_head(module, loss_on, len(X), lambda m: entity_f1(dev_gold, tags_of(m, dev)), config,

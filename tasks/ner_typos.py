@@ -42,6 +42,7 @@ def clean_subset(language: str) -> str:
     main_metric="f1",
     higher_is_better=True,
     lower_is_better=("drop",),
+    trains_on_source=True,
     granularity=Level.WORD,
     dataset="PAN-X test with real typos (Stickland et al. 2023); clean: PAN-X dev (other sentences)",
     citation="Stickland et al. 2023 (typos); Pan et al. 2017 (WikiANN)",

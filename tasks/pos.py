@@ -19,6 +19,7 @@ from bench.metrics import token_accuracy, xtreme_tag_f1
 from bench.registry import task
 from bench.specs import Level, Score, TaskSpec
 from bench.taskapi import TaskContext
+from bench.tasktime import TrainingStep, objective_key, step_loss
 from tasks._transfer import HeadConfig, HeadStore, content_key, fit_or_load, most_frequent, most_frequent_tag_per_word, predict_in_batches, sample, tagger_module, train_head
 from bench.wordvectors import WORD_FEATURES_NOTE, word_features
 from tasks._ud import UdTransferTask, load_ud, source_file, test_subsets, ud_files
@@ -32,6 +33,7 @@ from tasks._ud import UdTransferTask, load_ud, source_file, test_subsets, ud_fil
     main_metric="upos_accuracy",
     higher_is_better=True,
     granularity=Level.WORD,
+    trains_on_source=True,
     dataset="Universal Dependencies (EWT train/dev for English; each language's test + PUD)",
     citation="Nivre et al. 2020 (UD); Hu et al. 2020 (XTREME)",
     summary="UPOS tagging, train English, test every language",
@@ -89,12 +91,14 @@ def _fit_tagger(X, y, X_dev, y_dev, n_labels: int, config: HeadConfig, ctx: Task
     import torch
 
     def loss_on(module, batch):
-        return torch.nn.functional.cross_entropy(module(torch.from_numpy(X[batch])), torch.from_numpy(y[batch]))
+        target = torch.from_numpy(y[batch])
+        return step_loss(ctx.objective, TrainingStep(torch.from_numpy(X[batch]), module,
+                                                     lambda logits: torch.nn.functional.cross_entropy(logits, target)))
 
     def select(module):
         return float((predict_in_batches(module, X_dev) == y_dev).mean())
 
-    key = content_key(config, ctx.seed, X, y, X_dev, y_dev)
+    key = content_key(config, ctx.seed, X, y, X_dev, y_dev, *objective_key(ctx.objective))
     return fit_or_load(HeadStore(ctx.cache_dir), key, lambda: tagger_module(X.shape[1], n_labels, config.dropout),
                        lambda module: train_head(module, loss_on, len(X), select, config, ctx.seed), ctx.seed)
 

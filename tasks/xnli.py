@@ -30,6 +30,7 @@ from bench.taskapi import TaskContext
 from bench.textio import DataFormatError, read_lines, split_columns
 from tasks._common import SENTENCE_POOLING_NOTE, embed, sentence_spec, subdir
 from tasks._finetune import TransferProtocolParams, finetuned_pair_classifier
+from bench.tasktime import TrainingStep, objective_key, step_loss
 from tasks._transfer import HeadConfig, HeadStore, content_key, fit_or_load, most_frequent, pair_features, pair_module, predict_in_batches, sample, train_head
 
 LABELS = ("contradiction", "entailment", "neutral")
@@ -103,6 +104,7 @@ def item_split(data_dir: Path) -> dict[str, tuple[int, ...]]:
     main_metric="accuracy",
     higher_is_better=True,
     granularity=Level.SENTENCE,
+    trains_on_source=True,
     dataset="XNLI 1.0 dev (split by item) and German test",
     citation="Conneau et al. 2018 (XNLI); Hu et al. 2020 (XTREME)",
     summary="natural language inference, train English items, test every language on held-out items",
@@ -181,7 +183,7 @@ class CrossLingualNli(TransferProtocolParams):
         select, select_labels = english.pairs(select_rows), [english.labels[i] for i in select_rows]
         if self.protocol_name == "finetune":
             classify, record = finetuned_pair_classifier(encoder, train, train_labels, select, select_labels,
-                                                         list(LABELS), self.finetune_config(), ctx.seed)
+                                                         list(LABELS), self.finetune_config(), ctx.seed, ctx.objective)
 
             def predict(pairs, lang):
                 return classify(pairs)
@@ -208,9 +210,11 @@ class CrossLingualNli(TransferProtocolParams):
         config = HeadConfig("pair-mlp", self.epochs, self.lr, self.batch_size, hidden=self.hidden, dropout=0.1)
 
         def loss_on(module, batch):
-            return torch.nn.functional.cross_entropy(module(torch.from_numpy(X[batch])), torch.from_numpy(y[batch]))
+            target = torch.from_numpy(y[batch])
+            return step_loss(ctx.objective, TrainingStep(torch.from_numpy(X[batch]), module,
+                                                         lambda logits: torch.nn.functional.cross_entropy(logits, target)))
 
-        key = content_key(config, ctx.seed, X, y, X_dev, y_dev)
+        key = content_key(config, ctx.seed, X, y, X_dev, y_dev, *objective_key(ctx.objective))
         head, record = fit_or_load(
             HeadStore(ctx.cache_dir), key, lambda: pair_module(X.shape[1] // 4, self.hidden, len(LABELS), 0.1),
             lambda module: train_head(module, loss_on, len(X), lambda m: (predict_in_batches(m, X_dev) == y_dev).mean(),

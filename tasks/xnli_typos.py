@@ -50,6 +50,7 @@ def clean_twins(noisy_path: Path, clean_path: Path) -> tuple[int | None, ...]:
     main_metric="accuracy",
     higher_is_better=True,
     lower_is_better=("drop",),
+    trains_on_source=True,
     granularity=Level.SENTENCE,
     dataset="XNLI test with real typos (Stickland et al. 2023); clean: XNLI dev (held-out items) and German test",
     citation="Stickland et al. 2023 (typos); Conneau et al. 2018 (XNLI)",

@@ -178,7 +178,8 @@ def check_finetuner(entry: Entry) -> list[str]:
 def check_task_time_method(entry: Entry) -> list[str]:
     """The task-time contract (bench/tasktime.py) on a toy head: no resources asked for; the loss is a
     finite scalar that trains the head, on feature inputs [batch, dim] and on token inputs [batch, tokens,
-    dim] with a padding mask; the same torch seed gives the same loss."""
+    dim] with a padding mask; the same torch seed gives the same loss; augmented copies keep the length of
+    their input and depend only on it and the generator."""
     import torch
 
     from bench.tasktime import TrainingStep, step_loss
@@ -216,8 +217,14 @@ def check_task_time_method(entry: Entry) -> list[str]:
             values.append(step_loss(instantiate(entry, ()), training).item())
         assert values[0] == values[1], f"same seed, different losses {values}"
 
+    def augments_word_for_word():
+        words = ("The", "cat", "sat", "on", "the", "mat", ".")
+        runs = [instantiate(entry, ()).augment(words, np.random.default_rng(0)) for _ in range(2)]
+        assert runs[0] and all(len(copy) == len(words) for copy in runs[0]), f"augment gave {runs[0]!r}"
+        assert runs[0] == runs[1], "augment must depend only on its words and rng"
+
     for name, fn in _common_checks(entry) + [
-            ("needs() is empty", no_resources), ("a finite loss that trains a head on features", lambda: trains_the_head(False)),
+            ("needs() is empty", no_resources), ("augment keeps each copy as long as its input", augments_word_for_word), ("a finite loss that trains a head on features", lambda: trains_the_head(False)),
             ("the same on token inputs with a mask", lambda: trains_the_head(True)),
             ("same seed -> same loss", deterministic)]:
         check(name, fn)

@@ -7,6 +7,10 @@ transfer task trains its model on the source language. Robust training (Huang et
 
 - `needs() -> ()`: task-time methods train on the task's own English data only (the runner gives them
   no other resource).
+- `augment(words, rng) -> copies`: the word sequences to train on in place of one English training text
+  (its words split on single spaces, as Huang et al.'s augmentation does): one or more copies, each as
+  long as `words` so that word-level labels stay aligned; `(words,)` for no augmentation. Selection
+  (dev) data is never augmented.
 - `loss(step: TrainingStep) -> scalar tensor`: the training loss of one mini-batch, computed from the
   batch's inputs, the model's forward function and the task's loss. `TrainingStep` is all a method sees.
 - the spec's `task_protocols` says where the method acts: `"frozen"` (a head trained on frozen
@@ -22,8 +26,11 @@ global generator, which the task seeds with the cell's seed before training.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, Sequence, runtime_checkable
+
+import numpy as np
 
 TASK_PROTOCOLS = ("frozen", "finetune")
 
@@ -50,7 +57,43 @@ class TrainingStep:
 class TrainingObjective(Protocol):
     def needs(self) -> tuple: ...
 
+    def augment(self, words: tuple[str, ...], rng: np.random.Generator) -> tuple[tuple[str, ...], ...]: ...
+
     def loss(self, step: TrainingStep) -> Any: ...
+
+
+def _copies(objective: TrainingObjective, words: tuple[str, ...], rng: np.random.Generator) -> tuple[tuple[str, ...], ...]:
+    copies = tuple(tuple(copy) for copy in objective.augment(tuple(words), rng))
+    if not copies or any(len(copy) != len(words) for copy in copies):
+        raise ValueError(f"{type(objective).__name__}.augment must return one or more copies as long as its input "
+                         f"({len(words)} words), got lengths {[len(c) for c in copies]}")
+    return copies
+
+
+def augmented_sentences(objective: TrainingObjective | None, sentences: Sequence, seed: int) -> list:
+    """English training sentences (dataclasses with a `words` tuple; tags, heads... stay as they are) with
+    each one replaced by the copies the task-time method trains on; unchanged without a method."""
+    if objective is None:
+        return list(sentences)
+    rng = np.random.default_rng(seed)
+    return [dataclasses.replace(s, words=copy) for s in sentences for copy in _copies(objective, s.words, rng)]
+
+
+def augmented_pairs(objective: TrainingObjective | None, pairs: Sequence[tuple[str, str]], labels: Sequence,
+                    seed: int) -> tuple[list[tuple[str, str]], list]:
+    """Sentence-pair training items (premise, hypothesis) and their labels, each pair replaced by its
+    copies (both texts augmented independently, the label kept); unchanged without a method."""
+    if objective is None:
+        return list(pairs), list(labels)
+    rng = np.random.default_rng(seed)
+    out_pairs, out_labels = [], []
+    for (first, second), label in zip(pairs, labels):
+        a, b = _copies(objective, tuple(first.split(" ")), rng), _copies(objective, tuple(second.split(" ")), rng)
+        if len(a) != len(b):
+            raise ValueError(f"{type(objective).__name__}.augment returned {len(a)} and {len(b)} copies for one pair")
+        out_pairs += [(" ".join(x), " ".join(y)) for x, y in zip(a, b)]
+        out_labels += [label] * len(a)
+    return out_pairs, out_labels
 
 
 def step_loss(objective: TrainingObjective | None, step: TrainingStep):

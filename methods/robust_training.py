@@ -75,6 +75,9 @@ class RobustTraining:
     def needs(self) -> tuple:
         return ()
 
+    def augment(self, words: tuple[str, ...], rng) -> tuple[tuple[str, ...], ...]:
+        return (words,)  # both strategies perturb vectors, not words
+
     def loss(self, step: TrainingStep):
         import torch
 

@@ -22,7 +22,7 @@ from bench.metrics import attachment_scores
 from bench.registry import task
 from bench.specs import Level, Score, TaskSpec
 from bench.taskapi import TaskContext
-from bench.tasktime import TrainingStep, objective_key, step_loss
+from bench.tasktime import TrainingStep, augmented_sentences, objective_key, step_loss
 from tasks._transfer import HeadConfig, HeadStore, content_key, fit_or_load, length_bucketed_batches, sample, train_head
 from bench.wordvectors import WORD_FEATURES_NOTE, word_features
 from tasks._ud import UdTransferTask, load_ud, source_file, test_subsets, ud_files
@@ -78,9 +78,10 @@ class DependencyParsing(UdTransferTask):
         train = sample(load_ud(source_file(ctx.data_dir, "train")), self.train_limit)
         dev = sample(load_ud(source_file(ctx.data_dir, "dev")), self.dev_limit)
         relations = sorted({universal_relation(r) for s in train for r in s.deprels})
-        train_features = word_features(encoder, [s.words for s in train], PIVOT, ctx.layer)
+        fit_on = augmented_sentences(ctx.objective, train, ctx.seed)  # the training copies a task-time method asks for
+        train_features = word_features(encoder, [s.words for s in fit_on], PIVOT, ctx.layer)
         dev_features = word_features(encoder, [s.words for s in dev], PIVOT, ctx.layer)
-        parser, record = self._fit(train, train_features, dev, dev_features, relations, ctx)
+        parser, record = self._fit(fit_on, train_features, dev, dev_features, relations, ctx)
         direction, relation = _baseline_rule(train)
         scores = []
         for subset, path in test_subsets(ud_files(ctx.data_dir)[language]).items():

@@ -28,7 +28,7 @@ from bench.specs import EncodeSpec, Level, Requirement, Score, TaskSpec
 from bench.taskapi import TaskContext
 from tasks._common import subdir
 from tasks._finetune import TransferProtocolParams, finetuned_tagger
-from bench.tasktime import TrainingStep, objective_key, step_loss
+from bench.tasktime import TrainingStep, augmented_sentences, objective_key, step_loss
 from tasks._transfer import HeadConfig, HeadStore, content_key, fit_or_load, most_frequent_tag_per_word, predict_in_batches, sample, tagger_module, train_head
 from bench.wordvectors import WORD_FEATURES_NOTE, word_features, word_spec
 from tasks._wordlevel import TaggedSentence, read_tagged_columns
@@ -160,15 +160,16 @@ class NamedEntities(TransferProtocolParams):
     def evaluate(self, encoder: Encoder, language: str, ctx: TaskContext) -> list[Score]:
         train, select, english_test = self._english(ctx.data_dir)
         labels = sorted({t for s in train for t in s.tags})
+        fit_on = augmented_sentences(ctx.objective, train, ctx.seed)  # the training copies a task-time method asks for
         if self.protocol_name == "finetune":
-            tag, record = finetuned_tagger(encoder, [s.words for s in train], [s.tags for s in train],
+            tag, record = finetuned_tagger(encoder, [s.words for s in fit_on], [s.tags for s in fit_on],
                                            [s.words for s in select], [list(s.tags) for s in select], labels,
                                            entity_f1, self.finetune_config(), ctx.seed, ctx.objective)
 
             def predict(sentences, lang):
                 return tag(sentences)
         else:
-            predict, record = self._frozen(encoder, train, select, labels, ctx)
+            predict, record = self._frozen(encoder, fit_on, select, labels, ctx)
         lexicon = most_frequent_tag_per_word((w, t) for s in train for w, t in zip(s.words, s.tags))
         scores = []
         for subset, sentences in self.test_sets(ctx.data_dir, language, english_test, labels).items():

@@ -19,7 +19,7 @@ from bench.metrics import token_accuracy, xtreme_tag_f1
 from bench.registry import task
 from bench.specs import Level, Score, TaskSpec
 from bench.taskapi import TaskContext
-from bench.tasktime import TrainingStep, objective_key, step_loss
+from bench.tasktime import TrainingStep, augmented_sentences, objective_key, step_loss
 from tasks._transfer import HeadConfig, HeadStore, content_key, fit_or_load, most_frequent, most_frequent_tag_per_word, predict_in_batches, sample, tagger_module, train_head
 from bench.wordvectors import WORD_FEATURES_NOTE, word_features
 from tasks._ud import UdTransferTask, load_ud, source_file, test_subsets, ud_files
@@ -64,8 +64,9 @@ class PosTagging(UdTransferTask):
         dev = sample(load_ud(source_file(ctx.data_dir, "dev")), self.dev_limit)
         labels = sorted({tag for s in train for tag in s.upos})
         index = {tag: i for i, tag in enumerate(labels)}
-        X = word_features(encoder, [s.words for s in train], PIVOT, ctx.layer).vectors
-        y = np.array([index[t] for s in train for t in s.upos])
+        fit_on = augmented_sentences(ctx.objective, train, ctx.seed)  # the training copies a task-time method asks for
+        X = word_features(encoder, [s.words for s in fit_on], PIVOT, ctx.layer).vectors
+        y = np.array([index[t] for s in fit_on for t in s.upos])
         X_dev = word_features(encoder, [s.words for s in dev], PIVOT, ctx.layer).vectors
         y_dev = np.array([index.get(t, -1) for s in dev for t in s.upos])
         head, record = _fit_tagger(X, y, X_dev, y_dev, len(labels), self.head_config(), ctx)

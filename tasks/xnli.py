@@ -30,7 +30,7 @@ from bench.taskapi import TaskContext
 from bench.textio import DataFormatError, read_lines, split_columns
 from tasks._common import SENTENCE_POOLING_NOTE, embed, sentence_spec, subdir
 from tasks._finetune import TransferProtocolParams, finetuned_pair_classifier
-from bench.tasktime import TrainingStep, objective_key, step_loss
+from bench.tasktime import TrainingStep, augmented_pairs, objective_key, step_loss
 from tasks._transfer import HeadConfig, HeadStore, content_key, fit_or_load, most_frequent, pair_features, pair_module, predict_in_batches, sample, train_head
 
 LABELS = ("contradiction", "entailment", "neutral")
@@ -179,7 +179,8 @@ class CrossLingualNli(TransferProtocolParams):
         english = read_nli(xnli_files(ctx.data_dir)[PIVOT]["dev"])
         train_rows = sample(split["train"], self.train_limit)
         select_rows = sample(split["select"], self.select_limit)
-        train, train_labels = english.pairs(train_rows), [english.labels[i] for i in train_rows]
+        train, train_labels = augmented_pairs(ctx.objective, english.pairs(train_rows), [english.labels[i] for i in train_rows],
+                                              ctx.seed)  # the training copies a task-time method asks for
         select, select_labels = english.pairs(select_rows), [english.labels[i] for i in select_rows]
         if self.protocol_name == "finetune":
             classify, record = finetuned_pair_classifier(encoder, train, train_labels, select, select_labels,

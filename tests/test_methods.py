@@ -36,7 +36,7 @@ def test_normalization_standardises_each_language():
 @pytest.mark.parametrize("name", sorted(registry.methods()))
 def test_method_contract(name):
     entry = registry.get_method(name)
-    expected = {"online": 6, "task-time": 6}.get(entry.spec.mode.value, 7) if not entry.spec.pretrained_encoder else 2
+    expected = 2 if entry.spec.pretrained_encoder else 6 if entry.spec.mode.value == "online" else 7
     assert len(check_method(entry)) == expected
 
 

@@ -3,7 +3,11 @@
 import pytest
 import torch
 
-from bench.tasktime import TrainingStep, objective_key, step_loss
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.tasktime import TrainingStep, augmented_pairs, augmented_sentences, objective_key, step_loss
 from methods.robust_training import RobustTraining
 
 
@@ -113,3 +117,39 @@ def test_robust_training_trains_its_own_head_and_is_not_applicable_where_nothing
     assert robust["category"] == "d" and robust["anchors"]["task_time"]["objective"] == "robust-training"
     assert robust["encoder_fingerprint"] == by_method["original"]["encoder_fingerprint"]  # the encoder is untouched
     assert all(0 < r["value"] <= 100 for r in rows)
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    words: tuple
+    tags: tuple
+
+
+class _Doubling:
+    """A fixture objective: two copies of every text, the second upper-cased."""
+
+    def augment(self, words, rng):
+        return (words, tuple(w.upper() for w in words))
+
+
+class _Shortening:
+    def augment(self, words, rng):
+        return (words[:-1],)
+
+
+def test_augmentation_hooks_copy_training_items_and_keep_labels_aligned():
+    sentences = [_Sentence(("a", "b"), ("O", "B-PER")), _Sentence(("c",), ("O",))]
+    assert augmented_sentences(None, sentences, 0) == sentences
+    copies = augmented_sentences(_Doubling(), sentences, 0)
+    assert [s.words for s in copies] == [("a", "b"), ("A", "B"), ("c",), ("C",)]
+    assert [s.tags for s in copies] == [("O", "B-PER"), ("O", "B-PER"), ("O",), ("O",)]
+    pairs, labels = augmented_pairs(_Doubling(), [("x y", "z")], ["neutral"], 0)
+    assert pairs == [("x y", "z"), ("X Y", "Z")] and labels == ["neutral", "neutral"]
+    assert augmented_pairs(None, [("x y", "z")], ["neutral"], 0) == ([("x y", "z")], ["neutral"])
+    with pytest.raises(ValueError, match="as long as its input"):
+        augmented_sentences(_Shortening(), sentences, 0)
+
+
+def test_robust_training_strategies_leave_the_words_alone():
+    words = ("a", "b", "c")
+    assert RobustTraining().augment(words, np.random.default_rng(0)) == (words,)

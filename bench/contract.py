@@ -176,7 +176,8 @@ def check_finetuner(entry: Entry) -> list[str]:
 
 
 def check_task_time_method(entry: Entry) -> list[str]:
-    """The task-time contract (bench/tasktime.py) on a toy head: no resources asked for; the loss is a
+    """The task-time contract (bench/tasktime.py) on a toy head: fit returns self (or a missing resource
+    raises MissingResourceError); the loss is a
     finite scalar that trains the head, on feature inputs [batch, dim] and on token inputs [batch, tokens,
     dim] with a padding mask; the same torch seed gives the same loss; augmented copies keep the length of
     their input and depend only on it and the generator."""
@@ -198,8 +199,18 @@ def check_task_time_method(entry: Entry) -> list[str]:
         return TrainingStep(inputs, head, lambda logits: torch.nn.functional.cross_entropy(
             logits.reshape(-1, 3), gold.reshape(-1)), mask, None), head
 
-    def no_resources():
-        assert instantiate(entry, ()).needs() == (), "a task-time method trains on the task's data only: needs() must be ()"
+    def fits_or_asks_clearly():
+        from bench.finetune import TrainingData
+
+        method = instantiate(entry, ())
+        if not method.needs():
+            assert method.fit(TrainingData("en", ())) is method, "fit must return self"
+            return
+        try:
+            method.fit(TrainingData("en", ()))
+        except MissingResourceError:
+            return
+        raise AssertionError("fitting without the resources it needs must raise MissingResourceError")
 
     def trains_the_head(tokens: bool):
         training, head = step(tokens)
@@ -224,7 +235,7 @@ def check_task_time_method(entry: Entry) -> list[str]:
         assert runs[0] == runs[1], "augment must depend only on its words and rng"
 
     for name, fn in _common_checks(entry) + [
-            ("needs() is empty", no_resources), ("augment keeps each copy as long as its input", augments_word_for_word), ("a finite loss that trains a head on features", lambda: trains_the_head(False)),
+            ("fit returns self, or missing resources raise MissingResourceError", fits_or_asks_clearly), ("augment keeps each copy as long as its input", augments_word_for_word), ("a finite loss that trains a head on features", lambda: trains_the_head(False)),
             ("the same on token inputs with a mask", lambda: trains_the_head(True)),
             ("same seed -> same loss", deterministic)]:
         check(name, fn)

@@ -75,9 +75,9 @@ def request_languages(request: AnchorRequest, languages: tuple[str, ...]) -> tup
 
 def training_languages(method: Entry, request: AnchorRequest, cell_languages: tuple[str, ...],
                        data_dir: Path) -> tuple[str, ...]:
-    """The languages a request is read for: a fitted map's are the cell's; a Finetuner's are every
-    language the data has the resource for (one checkpoint serves every cell)."""
-    if method.spec.trains_encoder:
+    """The languages a request is read for: a fitted map's are the cell's; a Finetuner's (and a task-time
+    method's) are every language the data has the resource for (one fit serves every cell)."""
+    if method.spec.trains_encoder or method.spec.acts_at_task_time:
         return resource_languages(request.resource, data_dir)
     return request_languages(request, cell_languages)
 
@@ -97,6 +97,9 @@ def _not_applicable(resolved_languages: tuple[str, ...], cell: Cell, method: Ent
         if len({encoder.space(lang) for lang in resolved_languages}) > 1:
             return (f"encoder {cell.encoder} encodes {', '.join(resolved_languages)} with independent models; "
                     f"{method.name} leaves them in different spaces")
+        for request in requests:
+            if not resource_languages(request.resource, data_dir):
+                return f"no {request.resource.value.replace('_', ' ')} for any language in the data"
         return _encoder_lacks(needs, resolved_languages, cell, encoder)
     if any(request.unit is Unit.TOKENS for request in requests):
         needs.add(Requirement.TOKEN_STATES)

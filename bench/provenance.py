@@ -31,7 +31,8 @@ from typing import Iterable
 PLUGIN_PACKAGES = ("methods", "tasks")
 # Harness modules whose code decides what a trained method learns, each with the harness modules it runs
 # (word positions, the selection criterion): followed into the digest of a module that imports the key.
-TRAINING_MODULES = {"bench.finetune": ("bench.wordvectors", "bench.diagnostics")}
+TRAINING_MODULES = {"bench.finetune": ("bench.wordvectors", "bench.diagnostics"),
+                    "bench.tasktime": ()}  # how a task trains under a task-time method (step loss, augmentation)
 
 
 def _module_file(name: str) -> Path | None:

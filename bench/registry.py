@@ -90,7 +90,7 @@ def _import_file(path: Path):
 # (with the names it lacks), instead of failing inside some cell later.
 METHOD_CONTRACT = ("needs", "fit", "transform")  # an Aligner (mode offline): bench/alignment.py
 FINETUNER_CONTRACT = ("needs", "fit")  # a Finetuner (mode online, fit(data, model), a `seed` field): bench/finetune.py
-TASK_TIME_CONTRACT = ("needs", "augment", "loss")  # a task-time method (mode task-time, loss(step)): bench/tasktime.py
+TASK_TIME_CONTRACT = ("needs", "fit", "augment", "loss")  # a task-time method (mode task-time): bench/tasktime.py
 TASK_CONTRACT = ("languages", "cell_languages", "encode_spec", "protocol", "requirements", "data_files",
                  "evaluation_texts", "evaluate")
 SYNTHETIC_TASK_CONTRACT = ("evaluate_method",)

@@ -245,24 +245,30 @@ class CheckpointBuilder:
         return [encoder for encoder, _ in self._encoders.values()]
 
     def _training_data(self, texts: dict) -> TrainingData:
-        from bench.wordalign import align
+        return training_data(texts, self.options.cache_dir)
 
-        parallel, alignments, dictionary, provenance = {}, {}, {}, {}
-        for (request, lang), text_pairs in texts.items():
-            name = f"{request.resource.value}:{lang}"
-            provenance[name] = text_pairs.provenance()
-            if request.resource is Resource.WORD_ALIGNMENTS:
-                corpus = align(text_pairs.pairs, lang, PIVOT, self.options.cache_dir)
-                alignments[lang], parallel[lang] = corpus, text_pairs.pairs
-                provenance[name]["alignment"] = f"eflomal + grow-diag-final-and, key {corpus.key}"
-            elif request.resource is Resource.PARALLEL_SENTENCES:
-                parallel[lang] = text_pairs.pairs
-            elif request.resource is Resource.BILINGUAL_LEXICON:
-                dictionary[lang] = text_pairs.pairs
-            else:
-                raise MissingResourceError(f"a Finetuner cannot be given {request.resource.value} yet")
-        languages = tuple(sorted({lang for _, lang in texts}))
-        return TrainingData(PIVOT, languages, parallel, alignments, dictionary, provenance)
+
+def training_data(texts: dict, cache_dir: Path | None) -> TrainingData:
+    """The guarded texts of a Finetuner's or task-time method's requests as `TrainingData` (word
+    alignments computed, or read from the cache)."""
+    from bench.wordalign import align
+
+    parallel, alignments, dictionary, provenance = {}, {}, {}, {}
+    for (request, lang), text_pairs in texts.items():
+        name = f"{request.resource.value}:{lang}"
+        provenance[name] = text_pairs.provenance()
+        if request.resource is Resource.WORD_ALIGNMENTS:
+            corpus = align(text_pairs.pairs, lang, PIVOT, cache_dir)
+            alignments[lang], parallel[lang] = corpus, text_pairs.pairs
+            provenance[name]["alignment"] = f"eflomal + grow-diag-final-and, key {corpus.key}"
+        elif request.resource is Resource.PARALLEL_SENTENCES:
+            parallel[lang] = text_pairs.pairs
+        elif request.resource is Resource.BILINGUAL_LEXICON:
+            dictionary[lang] = text_pairs.pairs
+        else:
+            raise MissingResourceError(f"a Finetuner or task-time method cannot be given {request.resource.value} yet")
+    languages = tuple(sorted({lang for _, lang in texts}))
+    return TrainingData(PIVOT, languages, parallel, alignments, dictionary, provenance)
 
 
 @dataclass
@@ -290,6 +296,21 @@ class Runner:
         self.checkpoints = CheckpointBuilder(options, CheckpointStore(options.cache_dir), self.cache, registry)
         self._plan: Plan | None = None
         self._swapped: dict[str, CachedEncoder] = {}
+        self._task_time: dict[str, tuple] = {}  # task-time method identity -> (fitted objective, provenance), per run
+
+    def _task_time_method(self, resolved: ResolvedCell) -> tuple:
+        """A task-time method fitted on the guarded resources it asks for (bench/tasktime.py); one fit per
+        (method, parameters) and run, since its resources do not depend on the cell."""
+        cell, entry = resolved.cell, resolved.method
+        identity = canonical_json({"method": entry.name, "params": cell.method.params})
+        if identity not in self._task_time:
+            objective = instantiate(entry, cell.method.params)
+            texts = guarded_texts(self.options, self.registry, resolved) if resolved.requests else {}
+            data = training_data(texts, self.options.cache_dir)
+            if objective.fit(data) is not objective:
+                raise TypeError(f"{entry.name}.fit must return self")
+            self._task_time[identity] = (objective, {"resources": data.provenance} if data.provenance else {})
+        return self._task_time[identity]
 
     # Stage 1
     def plan(self) -> Plan:
@@ -471,10 +492,11 @@ class Runner:
                 anchors, fit_seconds, eval_start = {"synthetic": task_entry.spec.dataset}, 0.0, time.perf_counter()
                 scores = task.evaluate_method(lambda: instantiate(method_entry, cell.method.params), cell.language, ctx)
             elif resolved.acts_at_task_time:  # the grid's encoder; the method shapes how the task trains
-                encoder, fit_seconds, eval_start = base, 0.0, time.perf_counter()
-                objective = instantiate(method_entry, cell.method.params)
+                start = time.perf_counter()
+                objective, provenance = self._task_time_method(resolved)
+                encoder, fit_seconds, eval_start = base, time.perf_counter() - start, time.perf_counter()
                 anchors = {"task_time": {"objective": method_entry.name, "params": dict(cell.method.params),
-                                         "trained_on": "the task's own English training data"}}
+                                         "trained_on": "the task's own English training data", **provenance}}
                 scores = task.evaluate(encoder, cell.language, dataclasses.replace(ctx, objective=objective))
             elif resolved.swaps_encoder:  # the method is another pretrained encoder: evaluated as it is
                 encoder, fit_seconds, eval_start = base, 0.0, time.perf_counter()

@@ -5,8 +5,9 @@ encoder as it is (its rows are evaluated on the grid's encoder, like `original`)
 transfer task trains its model on the source language. Robust training (Huang et al. 2021) and EAR
 (Ding et al. 2022) are of this kind. The contract:
 
-- `needs() -> ()`: task-time methods train on the task's own English data only (the runner gives them
-  no other resource).
+- `needs()`: the resources it asks for beyond the task's own English data (`AnchorRequest`s, usually none),
+  and `fit(data: bench.finetune.TrainingData) -> self`: the runner reads them, guarded, for every language
+  the data has them for, once per run, before any task (a method that needs nothing returns self).
 - `augment(words, rng) -> copies`: the word sequences to train on in place of one English training text
   (its words split on single spaces, as Huang et al.'s augmentation does): one or more copies, each as
   long as `words` so that word-level labels stay aligned; `(words,)` for no augmentation. Selection
@@ -56,6 +57,8 @@ class TrainingStep:
 @runtime_checkable
 class TrainingObjective(Protocol):
     def needs(self) -> tuple: ...
+
+    def fit(self, data: Any) -> "TrainingObjective": ...
 
     def augment(self, words: tuple[str, ...], rng: np.random.Generator) -> tuple[tuple[str, ...], ...]: ...
 

@@ -7,7 +7,15 @@ model is trained under this loss, in the frozen protocol (the perturbation acts 
 features) and in the fine-tune protocol (on the encoder's input word embeddings).
 
 What we could and could not recover (the paper's method section was not readable here; the authors'
-code, uclanlp/Robust-XLT, implements only the data-augmentation variant, which is not this file's yet):
+code, uclanlp/Robust-XLT, Apache-2.0, implements only the data-augmentation variant; read, not copied):
+- `strategy = "synonym-augmentation"` (randomized smoothing with data augmentation, as in the authors'
+  code): every English training text is replaced by `copies` (3, their XNLI setting) perturbed copies,
+  the clean text not kept; in each copy every space-separated word with synonyms is replaced by a
+  uniform draw from itself and its synonyms, independently (case-sensitive, as theirs); selection and
+  test data are clean. Deviation: their synonyms are Jia et al.'s (2019) counter-fitted neighbours,
+  which the data root lacks; ours are *pivot synonyms* from the MUSE dictionaries (test words
+  excluded): English words that share a translation in at least `min_languages` (3) languages' xx-en
+  dictionaries, at most 8 per word, most-shared first. They include inflections (house: houses).
 - `strategy = "random-perturbation"` (the paper's randomized smoothing with random perturbation): the
   loss is averaged over `samples` (3) draws of noise added to the inputs. The noise law, its scale and
   the layer are ours: uniform per coordinate in [-r, r] with r = `radius` x the root mean square of
@@ -22,13 +30,38 @@ task seeds with the cell's seed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 
+from bench.alignment import MissingResourceError
 from bench.registry import method
-from bench.specs import Category, Level, MethodSpec, Mode, Signal, WordAlignmentSource
+from bench.specs import AnchorRequest, Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
 from bench.tasktime import TrainingStep
 
-STRATEGIES = ("random-perturbation", "adversarial")
+STRATEGIES = ("random-perturbation", "adversarial", "synonym-augmentation")
+MAX_SYNONYMS = 8  # Jia et al.'s neighbour lists hold at most 8
+
+
+def pivot_synonyms(dictionary: dict[str, tuple[tuple[str, str], ...]], min_languages: int) -> dict[str, tuple[str, ...]]:
+    """English word -> the English words sharing one of its translations in at least `min_languages` of the
+    (word, English word) dictionaries, most-shared first (ties alphabetical), at most MAX_SYNONYMS."""
+    shared: dict[str, Counter] = defaultdict(Counter)
+    for pairs in dictionary.values():
+        english_of: dict[str, set[str]] = defaultdict(set)
+        for word, english in pairs:
+            english_of[word].add(english)
+        neighbours: dict[str, set[str]] = defaultdict(set)
+        for group in english_of.values():
+            for english in group:
+                neighbours[english] |= group - {english}
+        for english, others in neighbours.items():
+            shared[english].update(others)
+    table = {}
+    for english, counts in shared.items():
+        ranked = sorted((v for v, c in counts.items() if c >= min_languages), key=lambda v: (-counts[v], v))
+        if ranked:
+            table[english] = tuple(ranked[:MAX_SYNONYMS])
+    return table
 
 
 def _row_scale(inputs, norm: str):
@@ -56,31 +89,53 @@ def _project(delta, bound):
     signal=Signal.NONE,
     word_alignment=WordAlignmentSource.NOT_APPLICABLE,
     level=Level.SENTENCE,
-    summary="train the English task model to tolerate random or adversarial perturbations of its inputs",
+    summary="train the English task model to tolerate random, adversarial or synonym perturbations of its inputs",
+    supervision=frozenset({Resource.BILINGUAL_LEXICON}),  # synonym-augmentation's pivot synonyms
     task_protocols=frozenset({"frozen", "finetune"}),
 ))
-@dataclass(frozen=True)
+@dataclass
 class RobustTraining:
     strategy: str = "random-perturbation"
     radius: float = 0.1  # relative to each input vector's size (rms for noise, l2 norm for the PGD ball)
     samples: int = 3  # random-perturbation: noise draws averaged
     steps: int = 3  # adversarial: PGD steps
+    copies: int = 3  # synonym-augmentation: perturbed copies per training text (the authors' XNLI setting)
+    min_languages: int = 3  # synonym-augmentation: dictionaries that must agree on a pivot synonym
+    synonyms_: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
             raise ValueError(f"robust-training: strategy must be one of {STRATEGIES}, got {self.strategy!r}")
-        if self.radius <= 0 or self.samples < 1 or self.steps < 1:
-            raise ValueError("robust-training: radius must be > 0, samples and steps >= 1")
+        if self.radius <= 0 or min(self.samples, self.steps, self.copies, self.min_languages) < 1:
+            raise ValueError("robust-training: radius must be > 0; samples, steps, copies, min_languages >= 1")
 
     def needs(self) -> tuple:
+        if self.strategy == "synonym-augmentation":
+            return (AnchorRequest(Resource.BILINGUAL_LEXICON, budget=10**7),)  # every dictionary entry
         return ()
 
+    def fit(self, data) -> "RobustTraining":
+        if self.strategy == "synonym-augmentation":
+            if not data.dictionary:
+                raise MissingResourceError("robust-training (synonym-augmentation) needs bilingual dictionaries")
+            self.synonyms_ = pivot_synonyms(data.dictionary, self.min_languages)
+        return self
+
     def augment(self, words: tuple[str, ...], rng) -> tuple[tuple[str, ...], ...]:
-        return (words,)  # both strategies perturb vectors, not words
+        if self.strategy != "synonym-augmentation":
+            return (words,)  # these strategies perturb vectors, not words
+
+        def draw(word: str) -> str:
+            options = self.synonyms_.get(word)
+            return word if not options else ((word,) + options)[int(rng.integers(len(options) + 1))]
+
+        return tuple(tuple(draw(w) for w in words) for _ in range(self.copies))
 
     def loss(self, step: TrainingStep):
         import torch
 
+        if self.strategy == "synonym-augmentation":  # the copies are the perturbation: plain loss on them
+            return step.loss_of(step.forward(step.inputs))
         inputs = step.inputs
         if self.strategy == "random-perturbation":
             radius = self.radius * _row_scale(inputs, "rms")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.tasktime import TrainingStep, augmented_pairs, augmented_sentences, objective_key, step_loss
-from methods.robust_training import RobustTraining
+from methods.robust_training import RobustTraining, pivot_synonyms
 
 
 def _step(seen: list, tokens: bool = False, seed: int = 0):
@@ -87,6 +87,9 @@ name = "robust-training"
 [[methods]]
 name = "robust-training"
 params = { strategy = "adversarial" }
+[[methods]]
+name = "robust-training"
+params = { strategy = "synonym-augmentation" }
 [[tasks]]
 name = "xnli"
 params = { train_limit = 300, select_limit = 100, test_limit = 60 }
@@ -107,12 +110,15 @@ def test_robust_training_trains_its_own_head_and_is_not_applicable_where_nothing
     assert main(["run", "--grid", str(grid), "--data", str(data_dir), "--out", str(tmp_path), "--cache", str(cache_root),
                  "--no-progress", "--no-mlflow"]) == 0
     out = capsys.readouterr().out
-    assert "2 not applicable" in out and "trains no model on the source language" in out
+    assert "3 not applicable" in out and "trains no model on the source language" in out
     rows = [r for r in read_jsonl(tmp_path / "results" / "results.jsonl") if r["metric"] == "accuracy"]
     by_method = {r["method_label"]: r for r in rows}
-    assert set(by_method) == {"original", "robust-training", "robust-training[strategy=adversarial]"}
+    assert set(by_method) == {"original", "robust-training", "robust-training[strategy=adversarial]",
+                              "robust-training[strategy=synonym-augmentation]"}
     keys = {label: r["extra"]["head_key"] for label, r in by_method.items()}
-    assert len(set(keys.values())) == 3  # each objective trains its own head; the plain head keeps its key
+    assert len(set(keys.values())) == 4  # each objective trains its own head; the plain head keeps its key
+    resources = by_method["robust-training[strategy=synonym-augmentation]"]["anchors"]["task_time"]["resources"]
+    assert "bilingual_lexicon:de" in resources and resources["bilingual_lexicon:de"]["n"] > 1000
     robust = by_method["robust-training"]
     assert robust["category"] == "d" and robust["anchors"]["task_time"]["objective"] == "robust-training"
     assert robust["encoder_fingerprint"] == by_method["original"]["encoder_fingerprint"]  # the encoder is untouched
@@ -153,3 +159,49 @@ def test_augmentation_hooks_copy_training_items_and_keep_labels_aligned():
 def test_robust_training_strategies_leave_the_words_alone():
     words = ("a", "b", "c")
     assert RobustTraining().augment(words, np.random.default_rng(0)) == (words,)
+
+
+def test_pivot_synonyms_need_agreeing_dictionaries():
+    dictionary = {"de": (("groß", "big"), ("groß", "large"), ("Haus", "house")),
+                  "fr": (("grand", "big"), ("grand", "large"), ("maison", "house")),
+                  "es": (("grande", "big"), ("grande", "large"), ("grande", "great"))}
+    assert pivot_synonyms(dictionary, 3) == {"big": ("large",), "large": ("big",)}
+    assert pivot_synonyms(dictionary, 1)["big"] == ("large", "great")  # most-shared first
+    assert "house" not in pivot_synonyms(dictionary, 1)  # one translation each, shared with nobody
+
+
+def test_synonym_augmentation_draws_uniformly_from_the_word_and_its_synonyms():
+    from bench.finetune import TrainingData
+
+    dictionary = {lang: (("x", "big"), ("x", "large"), ("x", "huge")) for lang in ("de", "fr", "es")}
+    method = RobustTraining(strategy="synonym-augmentation").fit(TrainingData("en", ("de", "es", "fr"), dictionary=dictionary))
+    words = ("a", "big", "dog")
+    copies = method.augment(words, np.random.default_rng(0))
+    assert len(copies) == 3 and all(len(c) == 3 and c[0] == "a" and c[2] == "dog" for c in copies)
+    assert copies == method.augment(words, np.random.default_rng(0))
+    drawn = [c[1] for _ in range(200) for c in method.augment(words, np.random.default_rng(_))]
+    counts = {w: drawn.count(w) for w in ("big", "large", "huge")}
+    assert set(drawn) == set(counts) and min(counts.values()) > 0.25 * len(drawn) / 3  # the word itself included
+
+
+def test_synonym_augmentation_without_dictionaries_is_a_clear_error():
+    from bench.alignment import MissingResourceError
+    from bench.finetune import TrainingData
+
+    with pytest.raises(MissingResourceError, match="bilingual dictionaries"):
+        RobustTraining(strategy="synonym-augmentation").fit(TrainingData("en", ()))
+
+
+def test_the_task_time_library_is_in_the_digest_of_every_task_and_method_that_uses_it():
+    from bench.provenance import digest_sources
+    from bench.registry import load_registry
+
+    registry = load_registry(())
+    for name in ("pos", "dp", "ner", "xnli", "ner-typos", "xnli-typos"):
+        assert registry.task(name).spec.trains_on_source
+        assert "bench.tasktime" in digest_sources(registry.task(name).cls.__module__), name
+    assert "bench.tasktime" in digest_sources(registry.method("robust-training").cls.__module__)
+    for name in ("tatoeba", "bucc", "sts"):  # tasks that train nothing on the source language
+        assert not registry.task(name).spec.trains_on_source
+        assert "bench.tasktime" not in digest_sources(registry.task(name).cls.__module__)
+    assert "bench.tasktime" not in digest_sources(registry.method("joint-align").cls.__module__)  # checkpoints keep their keys

@@ -97,9 +97,8 @@ def _not_applicable(resolved_languages: tuple[str, ...], cell: Cell, method: Ent
         if len({encoder.space(lang) for lang in resolved_languages}) > 1:
             return (f"encoder {cell.encoder} encodes {', '.join(resolved_languages)} with independent models; "
                     f"{method.name} leaves them in different spaces")
-        for request in requests:
-            if not resource_languages(request.resource, data_dir):
-                return f"no {request.resource.value.replace('_', ' ')} for any language in the data"
+        if missing := _resource_nowhere(requests, data_dir):
+            return missing
         return _encoder_lacks(needs, resolved_languages, cell, encoder)
     if any(request.unit is Unit.TOKENS for request in requests):
         needs.add(Requirement.TOKEN_STATES)
@@ -114,9 +113,8 @@ def _not_applicable(resolved_languages: tuple[str, ...], cell: Cell, method: Ent
         lacking = [lang for lang in resolved_languages if Requirement.TRAINABLE_WEIGHTS not in encoder.capabilities(lang)]
         if lacking:
             return f"{method.name} fine-tunes the encoder; {cell.encoder} has no trainable weights for {', '.join(lacking)}"
-        for request in requests:
-            if not resource_languages(request.resource, data_dir):
-                return f"no {request.resource.value.replace('_', ' ')} for any language in the data"
+        if missing := _resource_nowhere(requests, data_dir):
+            return missing
         return _encoder_lacks(needs, resolved_languages, cell, encoder)
     if method.spec.identity and len({encoder.space(lang) for lang in resolved_languages}) > 1:
         return (f"encoder {cell.encoder} encodes {', '.join(resolved_languages)} with independent models; "
@@ -128,6 +126,15 @@ def _not_applicable(resolved_languages: tuple[str, ...], cell: Cell, method: Ent
         for lang in request_languages(request, resolved_languages):
             if not resource_files(request.resource, data_dir, lang):
                 return f"no {request.resource.value.replace('_', ' ')} for {lang} in the data"
+    return ""
+
+
+def _resource_nowhere(requests, data_dir: Path) -> str:
+    """Why a method that trains once for every language (a Finetuner, a task-time method) cannot: a resource
+    it asks for that no language in the data has; "" if none."""
+    for request in requests:
+        if not resource_languages(request.resource, data_dir):
+            return f"no {request.resource.value.replace('_', ' ')} for any language in the data"
     return ""
 
 

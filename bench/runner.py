@@ -224,7 +224,7 @@ class CheckpointBuilder:
         fit_seconds, directory = 0.0, self.store.load(key)
         if directory is None:
             start = time.perf_counter()
-            data = self._training_data(texts)
+            data = training_data(texts, self.options.cache_dir)
             model = TrainableModel(model_dir, threads=self.options.threads)
             finetuner.fit(data, model)
             fit_seconds = time.perf_counter() - start
@@ -243,9 +243,6 @@ class CheckpointBuilder:
     def encoders(self) -> list[CachedEncoder]:
         """The checkpoints this run evaluated on."""
         return [encoder for encoder, _ in self._encoders.values()]
-
-    def _training_data(self, texts: dict) -> TrainingData:
-        return training_data(texts, self.options.cache_dir)
 
 
 def training_data(texts: dict, cache_dir: Path | None) -> TrainingData:

@@ -201,7 +201,9 @@ class CheckpointBuilder:
     train a copy of the base encoder's weights (or reuse the stored checkpoint with the same key) and
     hand the checkpoint on as an ordinary encoder, with its own fingerprint and embedding-cache entries.
     The key covers the method, its version, parameters (the training seed among them) and code, the base
-    encoder's fingerprint and the training texts; a task's seed (its head's) does not enter it."""
+    encoder's fingerprint and the training texts; a task's seed (its head's) does not enter it. It does not
+    cover the word links eflomal derives from those texts (unseeded: a fresh alignment cache may differ in a
+    few links), so each row also records the fingerprint of the weights it was evaluated with."""
 
     def __init__(self, options: RunOptions, store: CheckpointStore, cache: EmbeddingCache, registry: Registry):
         self.options, self.store, self.cache, self.registry = options, store, cache, registry
@@ -233,10 +235,10 @@ class CheckpointBuilder:
                 "base_model": model_dir.name, "fit_seconds": round(fit_seconds, 1)})
             del model
         meta = self.store.meta(key)
-        provenance = {"checkpoint": key, "training": meta["record"], **meta["provenance"]}
-        encoder = CachedEncoder(TransformersEncoder(directory, name=f"{cell.encoder}+{cell.method.label}", batch_size=batch_size,
-                                                    threads=self.options.threads),
-                                self.cache, progress=self.options.progress)
+        checkpoint = TransformersEncoder(directory, name=f"{cell.encoder}+{cell.method.label}", batch_size=batch_size,
+                                         threads=self.options.threads)
+        provenance = {"checkpoint": key, "weights": checkpoint.fingerprint, "training": meta["record"], **meta["provenance"]}
+        encoder = CachedEncoder(checkpoint, self.cache, progress=self.options.progress)
         self._encoders[run_key] = (encoder, provenance)
         return encoder, provenance, fit_seconds
 

@@ -156,6 +156,8 @@ def test_the_runner_trains_one_checkpoint_evaluates_every_task_on_it_and_reuses_
     rows = [r for r in read_jsonl(tmp_path / "out" / "results.jsonl") if r["method"] == "joint-align"]
     checkpoints = {r["anchors"]["checkpoint"] for r in rows}
     assert len(checkpoints) == 1 and {r["task"] for r in rows} == {"tatoeba", "sts"} and rows[0]["category"] == "c"
+    # the weights' own fingerprint, not the base encoder's: rows of retrained weights are told apart
+    assert len({r["anchors"]["weights"] for r in rows}) == 1 and rows[0]["anchors"]["weights"] != rows[0]["encoder_fingerprint"]
     assert rows[0]["anchors"]["word_alignments:de"]["n"] == 40  # of which 30 sampled; those with a 1-1 link train
     assert 0 < rows[0]["anchors"]["training"]["sentence_pairs"] <= 30
     original = {(r["task"], r["language"], r["subset"], r["metric"]): r["value"]

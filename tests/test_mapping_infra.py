@@ -121,8 +121,10 @@ def test_table1_groups_methods_by_supervision():
 
     rows = [row("original", "control", "tatoeba", "de", 80), row("original", "control", "tatoeba", "tr", 60),
             row("procrustes", "a", "tatoeba", "de", 90), row("muse-adversarial", "b", "tatoeba", "de", 85),
-            row("muse-adversarial", "b", "cbli", "de", 70, kind="diagnostic")]
+            row("muse-adversarial", "b", "cbli", "de", 70, kind="diagnostic"), row("original", "control", "align", "fr", 91),
+            row("procrustes", "a", "bli", "de", 30, kind="diagnostic")]
     (key, table), = table1(rows).items()
+    assert list(table.columns) == ["tatoeba", "cbli", "align", "bli"]  # the paper's order, BLI after its four
     assert key == "e L8"
     assert list(table.index.get_level_values("group")) == ["baseline", "supervised (a)", "unsupervised (b)"]
     assert table.loc[("baseline", "original"), "tatoeba"] == "70.0"

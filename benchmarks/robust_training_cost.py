@@ -35,7 +35,7 @@ def _grid_spec(lang: str):
     """The default grid's transfer tasks (their parameters, so contents match), one seed, one language."""
     import dataclasses
 
-    from bench.grid import Choice, EncoderChoice, GridSpec, load_grid
+    from bench.grid import Choice, GridSpec, load_grid
 
     default = load_grid(REPO / "grids" / "default.toml")
     tasks = tuple(dataclasses.replace(t, layers=(8,), seeds=(0,), languages=(lang,)) for t in default.tasks if t.name in TASKS)
@@ -75,7 +75,7 @@ def main() -> None:
             if row["cell_id"] in seen:  # a cell's rows share its timing
                 continue
             seen.add(row["cell_id"])
-            strategy = row["method_params"].get("strategy", "random-perturbation") if row["method"] == "robust-training" else "plain"
+            strategy = row["method_params"]["strategy"] if row["method"] == "robust-training" else "plain"
             seconds[(row["task"], strategy)] += row["eval_seconds"]
     finally:
         shutil.rmtree(work, ignore_errors=True)

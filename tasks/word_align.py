@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.diagnostics import cosine_matrix
 from bench.encoders.base import Encoder
 from bench.languages import PIVOT, language_of
 from bench.registry import task
@@ -159,18 +160,6 @@ def alignment_scores(counts: np.ndarray) -> dict[str, float]:
     return {"precision": 100 * precision, "recall": 100 * recall, "f1": 100 * f1, "aer": 100 * aer}
 
 
-def _present_links(similarity: np.ndarray, english_present: np.ndarray, other_present: np.ndarray, extract) -> set[Link]:
-    """Links among the words that have a vector (words without a sub-token are never aligned)."""
-    rows, columns = np.nonzero(english_present)[0], np.nonzero(other_present)[0]
-    sub = similarity[np.ix_(rows, columns)]
-    return {(int(rows[i]), int(columns[j])) for i, j in extract(sub)}
-
-
-def _unit_rows(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.where(norms > 0, norms, 1.0)
-
-
 @task(TaskSpec(
     name="align",
     version="1",
@@ -240,9 +229,10 @@ class WordAlign:
         other_missing = np.split(other.missing, np.cumsum(other.lengths)[:-1])
         for pair, E, X, e_missing, x_missing in zip(gold.pairs, english.per_sentence(), other.per_sentence(),
                                                     english_missing, other_missing):
-            similarity = _unit_rows(E) @ _unit_rows(X).T
+            rows, columns = np.flatnonzero(~e_missing), np.flatnonzero(~x_missing)  # words without a vector stay unaligned
+            similarity = cosine_matrix(E[rows], X[columns])
             for suffix, extract in extractors.items():
-                predicted = _present_links(similarity, ~e_missing, ~x_missing, extract)
+                predicted = {(int(rows[i]), int(columns[j])) for i, j in extract(similarity)}
                 counts[suffix] += alignment_counts(predicted, pair.sure, pair.possible)
         extra = {"dropped_gold_links": len(gold.dropped), "dropped_at": list(gold.dropped[:10]),
                  "sure_links": int(counts[""][1]), "words_without_vector": english.truncated_words + other.truncated_words}

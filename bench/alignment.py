@@ -141,10 +141,10 @@ class AlignedEncoder:
     def space(self, lang: str) -> str:
         return self.base.space(lang) if self.identity else f"{self.fingerprint}:pivot"  # mapped into the pivot's
 
-    def encode(self, texts: Sequence[str], lang: str, spec: EncodeSpec) -> Embeddings:
+    def encode(self, texts: Sequence[str], lang: str, spec: EncodeSpec, progress: bool = False) -> Embeddings:
         if spec.layers != (self.layer,):
             raise ValueError(f"{self.name} was fitted at layer {self.layer}; asked for layers {spec.layers}")
-        raw = self.base.encode(texts, lang, spec)
+        raw = self.base.encode(texts, lang, spec, progress=progress)
         mapped = check_finite(self.aligner.transform(np.asarray(raw.pooled[self.layer], np.float32), lang),
                               f"{self.name} [{lang}]")
         tokens = None

@@ -170,7 +170,8 @@ class CachedEncoder:
     def _bucket(self, spec: EncodeSpec, layer: int, lang: str) -> _Bucket:
         return self.cache.bucket(bucket_key(self.fingerprint, spec, layer, lang))
 
-    def encode(self, texts: Sequence[str], lang: str, spec: EncodeSpec) -> Embeddings:
+    def encode(self, texts: Sequence[str], lang: str, spec: EncodeSpec, progress: bool = False) -> Embeddings:
+        """Serve `texts` from the cache; the wrapped encoder shows a bar when either flag asks for one."""
         texts = list(texts)
         hashes = [text_hash(t) for t in texts]
         layers = sorted(set(spec.layers) | {l for l in self.prefetch_layers if l <= self.num_layers})
@@ -178,19 +179,18 @@ class CachedEncoder:
             missing = {layer: {h for h in hashes if h not in self._bucket(spec, layer, lang).rows} for layer in layers}
             if any(missing[layer] for layer in spec.layers):
                 self._fill(texts, hashes, lang, spec, [layer for layer in layers if missing[layer]],
-                           set().union(*missing.values()))
+                           set().union(*missing.values()), progress or self.progress)
             try:
                 return self._assemble(hashes, lang, spec)
             except CacheEntryError:
                 if attempt == 2:
                     raise  # a shard written a moment ago is unreadable: the cache folder itself is broken
 
-    def _fill(self, texts, hashes, lang, spec, layers, todo: set[str]) -> None:
+    def _fill(self, texts, hashes, lang, spec, layers, todo: set[str], progress: bool) -> None:
         chosen = list({h: t for h, t in zip(hashes, texts) if h in todo}.items())
         self.encoder_calls += 1
-        kwargs = {"progress": self.progress} if self.progress else {}
         start = time.perf_counter()
-        fresh = self.base.encode([t for _, t in chosen], lang, spec.with_layers(tuple(layers)), **kwargs)
+        fresh = self.base.encode([t for _, t in chosen], lang, spec.with_layers(tuple(layers)), progress=progress)
         self.encode_seconds += time.perf_counter() - start
         for layer in layers:
             arrays = {"pooled": fresh.pooled[layer]}

@@ -44,3 +44,18 @@ def test_token_states_and_offsets(e5):
     spans = [tuple(s) for s in out.offsets if s[1] > 0]
     assert spans[0][0] == 0 and spans[-1][1] == len("Hello world")  # spans refer to the text without the prefix
     np.testing.assert_allclose(tokens.mean(0), out.layer(8)[0], atol=1e-4)  # mean pooling includes special tokens
+
+
+def test_use_m3_through_the_cache_with_a_progress_bar(tmp_path):
+    """The runner wraps every encoder in a CachedEncoder that asks for a progress bar; USE-m3 must accept it
+    (it once raised TypeError there and failed every use-m3 cell of an interactive run)."""
+    from bench.cache import CachedEncoder, EmbeddingCache
+    from bench.encoders.use_m3 import UseM3Encoder
+
+    encoder = CachedEncoder(UseM3Encoder(), EmbeddingCache(tmp_path), progress=True)
+    vectors = encoder.encode(["Der Hund bellt laut.", "The dog barks loudly."], "de", EncodeSpec(layers=(1,))).pooled[1]
+    assert vectors.shape == (2, 512)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert float(vectors[0] @ vectors[1]) > 0.5  # a translation pair lands close in USE-m3's shared space
+    with pytest.raises(ValueError, match="no token states"):
+        encoder.encode(["a"], "de", EncodeSpec(layers=(1,), keep_tokens=True))

@@ -36,7 +36,7 @@ class PieceEncoder:
         seed = int(hashlib.sha256(piece.encode()).hexdigest()[:8], 16)
         return np.random.default_rng(seed).normal(size=8).astype(np.float32)
 
-    def encode(self, texts, lang, spec):
+    def encode(self, texts, lang, spec, progress=False):
         tokens, lengths, offsets, pooled = [], [], [], []
         for text in texts:
             spans, position = [(0, 0)], 0

@@ -70,7 +70,8 @@ class Encoder(Protocol):
 
     def weights(self) -> tuple[Path, str] | None: ...
 
-    def encode(self, texts: Sequence[str], lang: str, spec: EncodeSpec) -> Embeddings: ...
+    def encode(self, texts: Sequence[str], lang: str, spec: EncodeSpec, progress: bool = False) -> Embeddings:
+        """`progress` asks for a progress bar on long encodes; encoders that cannot show one ignore it."""
 
 
 TRANSFORMER_CAPABILITIES = frozenset({Requirement.TOKEN_STATES, Requirement.TRAINABLE_WEIGHTS})

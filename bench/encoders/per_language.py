@@ -43,5 +43,5 @@ class PerLanguageEncoder:
     def encoder_for(self, lang: str) -> Encoder:
         return self.by_language.get(lang, self.default)
 
-    def encode(self, texts: Sequence[str], lang: str, spec: EncodeSpec) -> Embeddings:
-        return self.encoder_for(lang).encode(texts, lang, spec)
+    def encode(self, texts: Sequence[str], lang: str, spec: EncodeSpec, progress: bool = False) -> Embeddings:
+        return self.encoder_for(lang).encode(texts, lang, spec, progress=progress)

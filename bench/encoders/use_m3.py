@@ -61,7 +61,7 @@ class UseM3Encoder:
     def weights(self) -> None:
         return None
 
-    def encode(self, texts: Sequence[str], lang: str, spec: EncodeSpec) -> Embeddings:
+    def encode(self, texts: Sequence[str], lang: str, spec: EncodeSpec, progress: bool = False) -> Embeddings:
         if spec.keep_tokens:
             raise ValueError(f"{USE_M3} is a sentence encoder: it has no token states for word-level tasks ({lang})")
         if self._model is None:

@@ -26,7 +26,8 @@ from bench.alignment import AlignmentData, unpaired_request
 from bench.registry import method
 from bench.specs import AnchorRequest, Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
 from methods._selection import check_selection, criterion, criterion_sample
-from methods._unsupervised import CONSTRAINTS, UNITS, bootstrap, check_choice, torch_constraint, unpaired_vectors
+from methods._bootstrap import CONSTRAINTS, bootstrap, torch_constraint
+from methods._unsupervised import UNITS, check_choice, unpaired_vectors
 from methods.real_nvp import check_same_dimension, coupling_flow, flow_transform, pushed_forward_log_density
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from bench.alignment import AlignmentData, MissingResourceError
-from methods._unsupervised import (cross_correlation_loss, csls_dictionary, graph_structure_loss, procrustes_map,
-                                   torch_constraint)
+from methods._bootstrap import cross_correlation_loss, csls_dictionary, graph_structure_loss, torch_constraint
+from methods._unsupervised import procrustes_map
 
 
 @pytest.fixture(autouse=True)
@@ -95,23 +95,30 @@ def test_flows_refuse_spaces_of_different_width():
         GanRealNvp().fit(data)
 
 
-def test_cross_correlation_constraint_on_a_hand_checked_case():
-    # A's two columns standardise to (+1,-1) and (+1,-1); B's to (+1,-1) and (-1,+1).
-    A = np.array([[3.0, 1.0], [1.0, 0.0]])
-    B = np.array([[5.0, -2.0], [1.0, 2.0]])
-    # C = A_std^T B_std / 2 = [[1, -1], [1, -1]]: diagonal (1, -1), off-diagonal (-1, 1)
-    # loss = (1-1)^2 + (1-(-1))^2 + w * ((-1)^2 + 1^2) = 4 + 2w
-    assert cross_correlation_loss(A, B, off_weight=0.5) == pytest.approx(5.0, rel=1e-5)  # eps in the std
-    assert cross_correlation_loss(A, A, off_weight=0.0) == pytest.approx(0.0, abs=1e-9)
+def test_cross_correlation_constraint_is_eq5_on_a_hand_checked_case():
+    """Eq. 5 with the Pearson root (module docstring): sum_d (r_d - 1)^2 on de-meaned columns."""
+    A = np.array([[3.0, 1.0], [1.0, 0.0], [2.0, 2.0]])
+    B = np.array([[5.0, -2.0], [1.0, 2.0], [3.0, 0.0]])
+    # de-meaned: A_1 = (1,-1,0), B_1 = (2,-2,0): r_1 = 1.  A_2 = (0,-1,1), B_2 = (-2,2,0):
+    # <A_2,B_2> = -2, |A_2|^2 = 2, |B_2|^2 = 8, r_2 = -2/4 = -0.5; loss = 0 + (-1.5)^2 = 2.25
+    assert cross_correlation_loss(A, B) == pytest.approx(2.25, rel=1e-9)
+    assert cross_correlation_loss(A, 3 * A + 7) == pytest.approx(0.0, abs=1e-12)  # Pearson: scale and shift free
+    # against an independent count: numpy's Pearson per column
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(50, 4)), rng.normal(size=(50, 4))
+    expected = sum((np.corrcoef(X[:, d], Y[:, d])[0, 1] - 1) ** 2 for d in range(4))
+    assert cross_correlation_loss(X, Y) == pytest.approx(expected, rel=1e-9)
 
 
-def test_graph_structure_constraint_on_a_hand_checked_case():
-    A = np.array([[1.0, 0.0], [0.0, 1.0]])  # orthogonal: cosine graph [[1, 0], [0, 1]]
-    B = np.array([[1.0, 0.0], [1.0, 1.0]])  # 45 degrees: cos = 1/sqrt(2) off the diagonal
-    # mean over the 4 entries of the squared difference: 2 * (1/sqrt(2))^2 / 4 = 0.25
-    assert graph_structure_loss(A, B) == pytest.approx(0.25)
+def test_graph_structure_constraint_is_eq4_on_a_hand_checked_case():
+    """Eq. 4: squared Frobenius norm of the Gram difference, raw vectors (not cosines, not a mean)."""
+    A = np.array([[1.0, 0.0], [0.0, 1.0]])  # Gram [[1, 0], [0, 1]]
+    B = np.array([[2.0, 0.0], [1.0, 1.0]])  # Gram [[4, 2], [2, 2]]
+    # differences (-3, -2, -2, -1): 9 + 4 + 4 + 1 = 18
+    assert graph_structure_loss(A, B) == pytest.approx(18.0)
     rotation = np.linalg.qr(np.random.default_rng(0).normal(size=(2, 2)))[0]
-    assert graph_structure_loss(B @ rotation, B) == pytest.approx(0.0, abs=1e-12)  # invariant to rotations
+    assert graph_structure_loss(B @ rotation, B) == pytest.approx(0.0, abs=1e-12)  # Lemma 2: invariant to rotations
+    assert graph_structure_loss(2 * B, B) > 0  # but not to scale, unlike a cosine graph
 
 
 def test_torch_constraints_match_the_numpy_reference():

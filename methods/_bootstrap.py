@@ -1,0 +1,98 @@
+"""Dictionary induction and bootstrapping for the anchor-free mappings (Zhao & Eger 2022, §3.2).
+
+- `csls_dictionary`: pseudo-pairs induced by mutual nearest neighbours under CSLS (Conneau et al. 2018).
+- The bootstrapping constraints of Zhao & Eger (2022, §3.2), on CSLS-induced pseudo-pairs (A = the
+  mapped sources P M_Ỹ, B = their induced targets M_Y), as printed:
+  * graph-structure (Eq. 4): ||A A^T - B B^T||^2, the squared Frobenius norm of the difference of the
+    two weighted adjacency (Gram) matrices, on the raw vectors (Lemma 2);
+  * cross-correlation (Eq. 5): with A and B de-meaned over the pairs, sum_d (r_d - 1)^2 where
+    r_d = <A_d, B_d> / sqrt(<A_d, A_d> <B_d, B_d>) is dimension d's Pearson correlation (Prop. 1(ii)).
+    Deviation: the printed denominator diag(A^T A) diag(B^T B) has no square root; the text says
+    "Pearson cross-correlation", and without the root the target 1 is unreachable unless every
+    dimension has unit norm, so we take the root;
+  * procrustes: the least-squares pairing ||A - B||^2 (solved in closed form for linear maps). The
+    paper's footnote 1 reports that this direct pairing loss "yields poor results" inside its own
+    training; it is the [Method]+Procrustes baseline of §4.1.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from bench.diagnostics import csls_matrix
+
+CONSTRAINTS = ("none", "procrustes", "cross-correlation", "graph-structure")
+
+
+def csls_dictionary(mapped: np.ndarray, target: np.ndarray, k: int = 10, size: int = 5000,
+                    mutual: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Pseudo-pairs (source rows, target rows) among the first `size` rows of each side: each source's
+    CSLS nearest target, kept only when that target's nearest source is the same row (`mutual`)."""
+    a, b = mapped[:size], target[:size]
+    csls = csls_matrix(np.asarray(a, np.float32), np.asarray(b, np.float32), k)
+    forward = np.argmax(csls, axis=1)
+    if not mutual:
+        return np.arange(len(a)), forward
+    backward = np.argmax(csls, axis=0)
+    keep = np.flatnonzero(backward[forward] == np.arange(len(a)))
+    return keep, forward[keep]
+
+
+# --- the constraints, in numpy (reference) and torch (training) ------------------------------------
+
+def cross_correlation_loss(A: np.ndarray, B: np.ndarray, eps: float = 1e-12) -> float:
+    """Eq. 5: sum over dimensions of (Pearson correlation of A_d with B_d - 1)^2 (module docstring)."""
+    A, B = np.asarray(A, np.float64), np.asarray(B, np.float64)
+    A, B = A - A.mean(0), B - B.mean(0)
+    r = (A * B).sum(0) / np.sqrt((A * A).sum(0) * (B * B).sum(0) + eps)
+    return float(((r - 1) ** 2).sum())
+
+
+def graph_structure_loss(A: np.ndarray, B: np.ndarray) -> float:
+    """Eq. 4: ||A A^T - B B^T||_F^2 on the raw vectors."""
+    A, B = np.asarray(A, np.float64), np.asarray(B, np.float64)
+    return float(((A @ A.T - B @ B.T) ** 2).sum())
+
+
+def torch_constraint(name: str) -> Callable:
+    """The constraint as a differentiable torch loss of (mapped sources, induced targets), equal to the
+    numpy reference above."""
+    import torch
+
+    def cross_correlation(A, B):
+        A, B = A - A.mean(0), B - B.mean(0)
+        r = (A * B).sum(0) / torch.sqrt((A * A).sum(0) * (B * B).sum(0) + 1e-12)
+        return ((r - 1) ** 2).sum()
+
+    def graph_structure(A, B):
+        return ((A @ A.T - B @ B.T) ** 2).sum()
+
+    def least_squares(A, B):
+        return ((A - B) ** 2).sum(-1).mean()
+
+    losses = {"cross-correlation": cross_correlation, "graph-structure": graph_structure, "procrustes": least_squares}
+    if name not in losses:
+        raise ValueError(f"no trainable loss for constraint {name!r}; choose from {sorted(losses)}")
+    return losses[name]
+
+
+def bootstrap(mapped: Callable[[np.ndarray], np.ndarray], retrain: Callable[[np.ndarray, np.ndarray], None],
+              score: Callable[[], float], snapshot: Callable[[], object], X: np.ndarray, Y: np.ndarray, rounds: int,
+              k: int = 10, size: int = 5000) -> tuple[list[int], int, object]:
+    """Zhao & Eger (2022) Algorithm 1: `rounds` times, induce pseudo-pairs with CSLS on the current mapping
+    and re-train on them (`retrain(X_pairs, Y_pairs)`). A round is kept only when the selection `score()`
+    does not drop below the best so far (round 0 = the map before bootstrapping). Returns the number of
+    pseudo-pairs per round, the kept round and its `snapshot()`."""
+    sizes, best, best_round, best_state = [], score(), 0, snapshot()
+    for round_ in range(1, rounds + 1):
+        source_rows, target_rows = csls_dictionary(mapped(X), Y, k, size)
+        if len(source_rows) < 2:
+            break
+        retrain(X[source_rows], Y[target_rows])
+        sizes.append(int(len(source_rows)))
+        current = score()
+        if current >= best:
+            best, best_round, best_state = current, round_, snapshot()
+    return sizes, best_round, best_state

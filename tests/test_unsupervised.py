@@ -35,18 +35,44 @@ def planted_rotation(n: int = 1000, dim: int = 8, clusters: int = 12, seed: int 
     return data, Q
 
 
-def test_muse_adversarial_recovers_a_planted_rotation():
+def test_muse_with_cross_correlation_bootstrapping_recovers_a_planted_rotation():
     from methods.muse_adversarial import MuseAdversarial
 
     data, Q = planted_rotation()
-    adversarial_only = MuseAdversarial(epochs=10, epoch_size=300, dis_hidden=64, batch_size=64, dis_steps=2,
-                                       bootstrap="none").fit(data)
-    refined = MuseAdversarial(epochs=10, epoch_size=300, dis_hidden=64, batch_size=64, dis_steps=2,
-                              bootstrap="procrustes").fit(data)
-    start_error = np.abs(np.eye(8) - Q).max()
-    assert np.abs(adversarial_only.weights_["de"] - Q).max() < 0.5 * start_error  # the adversary moved W towards Q
-    np.testing.assert_allclose(refined.weights_["de"], Q, atol=1e-4)  # CSLS bootstrapping makes it exact
-    assert refined.pseudo_pairs_["de"][-1] == 1000 and refined.best_round_["de"] >= 1
+    settings = dict(epochs=10, epoch_size=300, dis_hidden=64, batch_size=64, dis_steps=2)
+    plain = MuseAdversarial(bootstrap="none", **settings).fit(data)
+    bootstrapped = MuseAdversarial(bootstrap="cross-correlation", **settings).fit(data)
+    error = {name: np.abs(fitted.weights_["de"] - Q).max() for name, fitted in
+             [("start", None), ("plain", plain), ("bootstrapped", bootstrapped)] if fitted is not None}
+    assert error["bootstrapped"] < 0.1 < 0.5 * error["plain"]  # Eq. 5 on CSLS pseudo-pairs finds Q; the adversary alone does not
+    sizes = bootstrapped.pseudo_pairs_["de"]
+    assert len(sizes) == 3 and sizes[-1] > sizes[0]  # Algorithm 1's three rounds, each inducing more mutual pairs
+    assert plain.pseudo_pairs_["de"].size == 0 and int(plain.best_round_["de"]) == 1
+
+
+def test_algorithm_1_induces_pairs_from_the_current_map_and_restores_the_best_epoch():
+    from methods._bootstrap import algorithm_1
+
+    X = np.eye(4)[[0, 1, 2, 3]] * 3.0
+    Y = X[[2, 0, 3, 1]]  # the identity map pairs every source with itself among the targets
+    seen, scores, state = [], iter([0.5, 0.9, 0.1, 0.9, 0.3]), {"epochs": 0}
+
+    def train_epoch(pairs):
+        seen.append(None if pairs is None else pairs[0].copy())
+        state["epochs"] += 1
+
+    restored = []
+    sizes, best_round, best_epoch = algorithm_1(train_epoch, lambda A: A, lambda: next(scores),
+                                                lambda: state["epochs"], restored.append, X, Y,
+                                                "cross-correlation", rounds=2, epochs=2, k=1, size=10)
+    assert sizes == [4, 4] and len(seen) == 4
+    np.testing.assert_array_equal(seen[0], X)  # round 1's pairs come from the identity map (line 3)
+    # scores: initial 0.5, then r1e1 0.9, r1e2 0.1, r2e1 0.9 (a tie keeps the later), r2e2 0.3
+    assert (best_round, best_epoch) == (2, 1) and restored == [3]
+    unconstrained = []
+    algorithm_1(lambda pairs: unconstrained.append(pairs), lambda A: A, lambda: 0.0, lambda: None, lambda s: None,
+                X, Y, "none", rounds=3, epochs=2)
+    assert unconstrained == [None, None]  # "none": one round of plain adversarial training
 
 
 def test_vecmap_unsupervised_recovers_a_planted_rotation():

@@ -23,7 +23,7 @@ LAYERS = ("0", "2", "4")  # the Linear modules of the torch Sequential below
 @method(MethodSpec(
     name="fcnn",
     category=Category.A,
-    version="1",
+    version="2",
     citation="Zhao & Eger 2022 (FCNN baseline)",
     mode=Mode.OFFLINE,
     signal=Signal.PARALLEL_CORPUS,

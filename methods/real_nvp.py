@@ -136,7 +136,7 @@ def check_same_dimension(method: str, lang: str, X: np.ndarray, Y: np.ndarray) -
 @method(MethodSpec(
     name="real-nvp",
     category=Category.A,
-    version="1",
+    version="2",
     citation="Zhao & Eger 2022 (Real-NVP alignment); Dinh et al. 2017 (Real NVP)",
     mode=Mode.OFFLINE,
     signal=Signal.PARALLEL_CORPUS,

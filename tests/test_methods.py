@@ -184,3 +184,21 @@ def test_real_nvp_learns_a_planted_map():
     fitted = RealNvp(anchors="parallel", hidden=32, epochs=15, lr=3e-3, batch_size=64).fit(data)
     error = ((fitted.transform(X, "de") - Y) ** 2).mean()
     assert error < 0.1 * ((X - Y) ** 2).mean()
+
+
+def test_structural_criterion_compares_the_spectra_of_confident_translation_pairs():
+    """§4.2: the singular values are taken over the CSLS-translated pairs, not over the two spaces as a
+    whole: a rotated copy has the same spectrum as a whole but its induced 'translations' repeat hubs."""
+    from bench import diagnostics
+    from methods._selection import confident_translations, structural_criterion
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 16)) * np.geomspace(10, 0.1, 16)  # anisotropic, like contextual states
+    order = rng.permutation(200)
+    aligned = X[order]  # every source's translation is its own copy
+    rows, cols = confident_translations(X, aligned)
+    np.testing.assert_array_equal(order[cols], rows)
+    assert structural_criterion(X, aligned) == pytest.approx(0.0, abs=1e-9)
+    rotated = X @ np.linalg.qr(rng.normal(size=(16, 16)))[0]
+    assert diagnostics.structural_criterion(X, rotated) == pytest.approx(0.0, abs=1e-9)  # whole spectra agree
+    assert structural_criterion(X, rotated) < -0.1  # the induced pairs do not

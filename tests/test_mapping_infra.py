@@ -15,7 +15,7 @@ from bench.retrieval import nearest_neighbour
 from bench.runner import Runner, RunOptions
 from bench.specs import EncodeSpec
 from bench.taskapi import TaskContext
-from tasks.cbli_sim import SETTINGS, CbliSim, simulate, training_data
+from tasks.cbli_sim import SETTINGS, CbliSim, simulate, simulate_spaces, training_data
 from tests.helpers import ToyEncoder, write_fixture_data
 
 
@@ -82,6 +82,36 @@ def test_cbli_sim_is_seeded_and_its_settings_differ():
     assert sorted(map(tuple, data.monolingual["sim"].round(5))) == sorted(map(tuple, a.X_train.round(5)))
     with pytest.raises(ValueError, match="unknown setting"):
         simulate("upside-down", 0)
+
+
+def test_cbli_sim_generator_follows_the_papers_set_up():
+    """§4.3: 20 words, 2-d, means ~ U[-5,5], occurrences ~ N(mu, I), test means + epsilon on every component,
+    t = 1 a single orthogonal map; t > 1 groups of words under different rigid maps."""
+    task = CbliSim()
+    assert (task.words, task.dim, task.occurrences) == (20, 2, 100)
+    spaces = simulate_spaces(3, occurrences=2000, degree=1, epsilon=1.5)
+    assert spaces.X_train.shape == (20 * 2000, 2)
+    word = np.repeat(np.arange(20), 2000)
+    train_means = np.stack([spaces.X_train[word == w].mean(0) for w in range(20)])
+    test_means = np.stack([spaces.X_test[spaces.words_test == w].mean(0) for w in range(20)])
+    assert np.abs(train_means).max() < 5.2  # U[-5, 5] plus sampling error
+    np.testing.assert_allclose(test_means - train_means, 1.5, atol=0.12)  # epsilon on every component
+    spread = np.concatenate([spaces.X_train[word == w] - train_means[w] for w in range(20)])
+    np.testing.assert_allclose(np.cov(spread.T), np.eye(2), atol=0.05)  # identity covariance
+    Q, *_ = np.linalg.lstsq(spaces.X_train, spaces.Y_train, rcond=None)
+    np.testing.assert_allclose(Q @ Q.T, np.eye(2), atol=1e-4)  # t = 1: one orthogonal map, no noise
+    np.testing.assert_allclose(spaces.X_test @ Q, spaces.Y_test, atol=1e-3)
+    noniso = simulate_spaces(3, occurrences=50, degree=5)
+    pair_word = np.repeat(np.arange(20), 50)
+    for g in range(5):  # each group of words (i mod 5) is one exact rigid map, different across groups
+        rows = pair_word % 5 == g
+        A = np.c_[noniso.X_train[rows], np.ones(rows.sum())]
+        fit, residual, *_ = np.linalg.lstsq(A, noniso.Y_train[rows], rcond=None)
+        assert residual.max() < 1e-3 and np.allclose(fit[:2] @ fit[:2].T, np.eye(2), atol=1e-3)
+    whole = np.c_[noniso.X_train, np.ones(len(pair_word))]
+    assert np.linalg.lstsq(whole, noniso.Y_train, rcond=None)[1].max() > 100  # no single affine map fits all
+    with pytest.raises(ValueError, match="degree"):
+        simulate_spaces(0, degree=0)
 
 
 def test_cbli_sim_separates_isomorphic_from_non_isomorphic_spaces():

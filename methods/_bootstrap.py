@@ -84,6 +84,18 @@ def torch_constraint(name: str) -> Callable:
     return losses[name]
 
 
+def constraint_step(loss_of: Callable, forward: Callable, optimizer, pairs: tuple[np.ndarray, np.ndarray],
+                    batch: int, rng: np.random.Generator) -> None:
+    """One `optimizer` step on the constraint `loss_of(forward(sources), targets)` over `batch` pseudo-pairs
+    drawn without replacement (the g of Algorithm 1, line 7)."""
+    import torch
+
+    rows = rng.choice(len(pairs[0]), min(batch, len(pairs[0])), replace=False)
+    optimizer.zero_grad()
+    loss_of(forward(torch.from_numpy(pairs[0][rows])), torch.from_numpy(pairs[1][rows])).backward()
+    optimizer.step()
+
+
 def algorithm_1(train_epoch: Callable[[tuple[np.ndarray, np.ndarray] | None], None],
                 mapped: Callable[[np.ndarray], np.ndarray], score: Callable[[], float], snapshot: Callable[[], object],
                 restore: Callable[[object], None], X: np.ndarray, Y: np.ndarray, constraint: str, rounds: int,

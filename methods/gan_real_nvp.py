@@ -32,7 +32,7 @@ from bench.alignment import AlignmentData, unpaired_request
 from bench.registry import method
 from bench.specs import AnchorRequest, Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
 from methods._selection import check_selection, criterion, criterion_sample
-from methods._bootstrap import CONSTRAINTS, algorithm_1, torch_constraint
+from methods._bootstrap import CONSTRAINTS, algorithm_1, constraint_step, torch_constraint
 from methods._unsupervised import UNITS, check_choice, unpaired_vectors
 from methods.real_nvp import check_same_dimension, coupling_flow, flow_transform, pushed_forward_log_density
 
@@ -125,7 +125,6 @@ class GanRealNvp:
                 return flow(torch.from_numpy(A))[0].numpy()
 
         def train_epoch(pairs) -> None:
-            paired = None if pairs is None else (torch.from_numpy(pairs[0]), torch.from_numpy(pairs[1]))
             flow.train()
             for _ in range(self.epoch_size or max(1, len(X) // b)):
                 for _ in range(self.critic_steps):
@@ -145,11 +144,8 @@ class GanRealNvp:
                     raise FloatingPointError("gan-real-nvp: non-finite generator loss")
                 loss.backward()
                 flow_opt.step()
-                if paired is not None:
-                    rows = torch.from_numpy(rng.choice(len(paired[0]), min(self.pair_batch, len(paired[0])), replace=False))
-                    constraint_opt.zero_grad()
-                    constraint(flow(paired[0][rows])[0], paired[1][rows]).backward()
-                    constraint_opt.step()
+                if pairs is not None:
+                    constraint_step(constraint, lambda A: flow(A)[0], constraint_opt, pairs, self.pair_batch, rng)
 
         def score() -> float:
             return criterion(self.selection, mapped(X[probe_x]), Y[probe_y])

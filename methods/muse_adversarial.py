@@ -31,7 +31,7 @@ from bench.alignment import AlignmentData, unpaired_request
 from bench.registry import method
 from bench.specs import AnchorRequest, Category, Level, MethodSpec, Mode, Resource, Signal, WordAlignmentSource
 from methods._selection import check_selection, criterion, criterion_sample
-from methods._bootstrap import CONSTRAINTS, algorithm_1, torch_constraint
+from methods._bootstrap import CONSTRAINTS, algorithm_1, constraint_step, torch_constraint
 from methods._unsupervised import UNITS, check_choice, semi_orthogonal, unpaired_vectors
 
 
@@ -123,7 +123,6 @@ class MuseAdversarial:
         loss_fn = nn.BCEWithLogitsLoss()
 
         def train_epoch(pairs) -> None:
-            paired = None if pairs is None else (torch.from_numpy(pairs[0]), torch.from_numpy(pairs[1]))
             for _ in range(self.epoch_size or max(1, len(X) // b)):
                 critic.train()
                 for _ in range(self.dis_steps):
@@ -141,11 +140,8 @@ class MuseAdversarial:
                     raise FloatingPointError("muse-adversarial: non-finite mapping loss")
                 loss.backward()
                 map_opt.step()
-                if paired is not None:
-                    rows = torch.from_numpy(rng.choice(len(paired[0]), min(self.pair_batch, len(paired[0])), replace=False))
-                    constraint_opt.zero_grad()
-                    constraint(mapping(paired[0][rows]), paired[1][rows]).backward()
-                    constraint_opt.step()
+                if pairs is not None:
+                    constraint_step(constraint, mapping, constraint_opt, pairs, self.pair_batch, rng)
                 with torch.no_grad():
                     orthogonalise_step(mapping.weight, self.beta)
 

@@ -19,7 +19,7 @@ Supervised methods fit on the training pairs; anchor-free methods on the same ve
 pairing destroyed (each side shuffled independently). For every test source occurrence the nearest
 test target occurrence is retrieved (cosine, main; Euclidean as well); a hit is an occurrence of the
 same word. P@1 x100. The four "languages" are the settings: iso-same, iso-shifted, noniso-same,
-noniso-shifted. The paper's sweeps over k, t and epsilon with several seeds are what `simulate` takes.
+noniso-shifted. `simulate_spaces` takes the paper's sweep parameters (k, t, epsilon) directly.
 """
 
 from __future__ import annotations

@@ -17,8 +17,12 @@ leaderboard labels the task as synthetic. The paper's set-up, and where we had t
 
 Supervised methods fit on the training pairs; anchor-free methods on the same vectors with the
 pairing destroyed (each side shuffled independently). For every test source occurrence the nearest
-test target occurrence is retrieved (cosine, main; Euclidean as well); a hit is an occurrence of the
-same word. P@1 x100. The four "languages" are the settings: iso-same, iso-shifted, noniso-same,
+test target occurrence is retrieved; a hit is an occurrence of the same word. P@1 x100.
+- Nearest by Euclidean distance (main, `p1`; cosine as `p1_cosine`). The paper reports "Precision@K, as
+  in BLI" without naming the similarity. In two dimensions cosine keeps only the angle, i.e. throws away
+  half of the coordinates' information, and the 20 clusters sit at every radius of [-5, 5]^2: test
+  targets perturbed by N(0, 0.05^2) before retrieval score 85.7 by Euclidean but 33.5 by cosine on seed 0
+  (v2 used cosine as main, which made every inexact map look like chance). The four "languages" are the settings: iso-same, iso-shifted, noniso-same,
 noniso-shifted. `simulate_spaces` takes the paper's sweep parameters (k, t, epsilon) directly.
 """
 
@@ -103,9 +107,9 @@ def word_precision(scores: np.ndarray, words: np.ndarray) -> float:
 
 @task(TaskSpec(
     name="cbli-sim",
-    version="2",
-    protocol="synthetic-gaussian-words-p1",
-    metrics=("p1", "p1_euclidean"),
+    version="3",
+    protocol="synthetic-gaussian-words-euclidean-p1",
+    metrics=("p1", "p1_cosine"),
     main_metric="p1",
     higher_is_better=True,
     granularity=Level.WORD,
@@ -144,7 +148,8 @@ class CbliSim:
                 "spaces": f"dim {self.dim}, means ~ U[-5,5]; target = Q x for iso-*, {self.degree} groups of words each "
                           f"with its own rotation and translation for noniso-*",
                 "layer": "none (no encoder: simulated vectors)", "direction": f"{SOURCE} -> {PIVOT}",
-                "metric": "P@1 x100 among all test target occurrences, same word = hit; cosine (main) and Euclidean",
+                "metric": "P@1 x100 among all test target occurrences, same word = hit; nearest by Euclidean distance "
+                          "(main, p1) and by cosine (p1_cosine)",
                 "fit": "supervised methods on the training pairs, anchor-free ones on independently shuffled sides"}
 
     def evaluation_texts(self, data_dir: Path) -> dict[str, set[str]]:
@@ -159,5 +164,5 @@ class CbliSim:
         X = np.asarray(method.transform(spaces.X_test, SOURCE), np.float32)
         Y = np.asarray(method.transform(spaces.Y_test, PIVOT), np.float32)
         distance = ((X[:, None, :] - Y[None, :, :]) ** 2).sum(-1)
-        return [Score("p1", word_precision(dg.cosine_matrix(X, Y), spaces.words_test), len(X)),
-                Score("p1_euclidean", word_precision(-distance, spaces.words_test), len(X))]
+        return [Score("p1", word_precision(-distance, spaces.words_test), len(X)),
+                Score("p1_cosine", word_precision(dg.cosine_matrix(X, Y), spaces.words_test), len(X))]

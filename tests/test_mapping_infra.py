@@ -9,7 +9,7 @@ from bench.encoders.base import Embeddings
 from bench.encoders.per_language import PerLanguageEncoder
 from bench.grid import GridError, load_grid
 from bench.grid import instantiate
-from bench.registry import get_method
+from bench.registry import get_method, get_task
 from bench.results import read_jsonl
 from bench.retrieval import nearest_neighbour
 from bench.runner import Runner, RunOptions
@@ -125,6 +125,22 @@ def test_cbli_sim_separates_isomorphic_from_non_isomorphic_spaces():
     assert p1("procrustes", "noniso-same", anchors="words") < 95.0  # ... but not per-word translations
     assert p1("original", "iso-same") < 20.0  # unmapped spaces are unrelated
     assert set(SETTINGS) == set(task.languages(Path(".")))
+
+
+def test_cbli_sim_ranks_by_euclidean_distance_because_cosine_keeps_only_the_angle_in_2d():
+    """A near-exact map (targets + N(0, 0.05^2)) keeps most hits by distance; cosine loses them (module docstring)."""
+
+    class NearlyExact:  # sends each source occurrence close to its own target image
+        def fit(self, data):
+            return self
+
+        def transform(self, X, lang):
+            return X if lang == "en" else self.targets + np.random.default_rng(1).normal(scale=0.05, size=X.shape)
+
+    spaces = simulate("iso-same", 0)
+    NearlyExact.targets = spaces.Y_test
+    scores = {s.metric: s.value for s in CbliSim().evaluate_method(NearlyExact, "iso-same", TaskContext(Path("."), 0, 0))}
+    assert get_task("cbli-sim").spec.main_metric == "p1" and scores["p1"] > 80.0 and scores["p1_cosine"] < 50.0
 
 
 def test_runner_runs_cbli_sim_without_an_encoder(tmp_path):

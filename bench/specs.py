@@ -227,12 +227,61 @@ class EncodeSpec:
         }
 
 
+class Statistic(enum.Enum):
+    """How a metric is computed from its per-item columns (`Items`), so it can be resampled.
+
+    mean: mean of `value`; ratio: sum(`num`) / sum(`den`); f1: 2 tp / (2 tp + fp + fn) from per-item
+    `tp`, `fp`, `fn`; pearson / spearman: correlation of `x` (system) with `y` (gold); aer: Och & Ney's
+    1 - (|A&S| + |A&P|) / (|A| + |S|) from per-item `a_s`, `a_p`, `a`, `s`."""
+
+    MEAN = "mean"
+    RATIO = "ratio"
+    F1 = "f1"
+    PEARSON = "pearson"
+    SPEARMAN = "spearman"
+    AER = "aer"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return _STATISTIC_COLUMNS[self]
+
+
+_STATISTIC_COLUMNS = {
+    Statistic.MEAN: ("value",), Statistic.RATIO: ("num", "den"), Statistic.F1: ("tp", "fp", "fn"),
+    Statistic.PEARSON: ("x", "y"), Statistic.SPEARMAN: ("x", "y"), Statistic.AER: ("a_s", "a_p", "a", "s"),
+}
+
+
+@dataclass(frozen=True)
+class Items:
+    """The per-item outcomes behind one Score: `ids` names each item (the same ids in the same order
+    for every method on one task, language and seed, so two methods pair item by item), `columns`
+    holds the statistic's inputs (one value per item), `scale` multiplies the statistic (100 for x100)."""
+
+    statistic: Statistic
+    ids: tuple
+    columns: dict
+    scale: float = 100.0
+
+    def __post_init__(self):
+        missing = [c for c in self.statistic.columns if c not in self.columns]
+        if missing:
+            raise ValueError(f"items for a {self.statistic.value} statistic need columns {missing}")
+        lengths = {name: len(values) for name, values in self.columns.items()}
+        if any(n != len(self.ids) for n in lengths.values()):
+            raise ValueError(f"items: {len(self.ids)} ids but column lengths {lengths}")
+        if not self.ids:
+            raise ValueError("items: no items")
+
+
 @dataclass(frozen=True)
 class Score:
-    """One number a task computed for one language (and optionally one subset of it)."""
+    """One number a task computed for one language (and optionally one subset of it), with the
+    per-item outcomes it was computed from where the task records them."""
 
     metric: str
     value: float
     n: int
     subset: str = ""
     extra: dict = field(default_factory=dict, compare=False)
+    items: Items | None = field(default=None, compare=False)

@@ -208,6 +208,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"dropped {dropped} rows of {len(cells)} superseded cells from {runner.store.path}")
             earlier = runner.store.drop_older_groups()
             print(f"dropped {earlier} rows of earlier runs of cells that ran again (code or data changed)")
+            from bench.results import read_jsonl
+
+            referenced = {row.get("items", "") for row in read_jsonl(runner.store.path)}
+            orphans = runner.items.orphans(referenced)
+            for path in orphans:
+                path.unlink()
+            print(f"removed {len(orphans)} per-item files no result row names")
             written = _leaderboard(runner.store.path, Path(args.out) / "leaderboard")
             print(f"leaderboard: {written[0].parent}")
             return 0

@@ -63,6 +63,7 @@ class ResultRow:
     extra: dict = field(default_factory=dict)
     inputs: dict = field(default_factory=dict)  # code and data digests the values depend on (bench.provenance)
     cell_rows: int = 0  # how many rows this run of the cell wrote: a group with fewer is a torn append, ignored
+    items: str = ""  # the per-item outcomes behind `value`, relative to the results folder (bench.items); "" = none
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:

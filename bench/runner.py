@@ -26,6 +26,7 @@ from bench.encoders.base import Encoder, trainable_model
 from bench.encoders.transformers_encoder import TransformersEncoder
 from bench.finetune import CheckpointStore, TrainableModel, TrainingData
 from bench.grid import GridSpec, expand, instantiate, task_layers
+from bench.items import ItemStore
 from bench.languages import PIVOT
 from bench.plan import ResolvedCell, resolve, staleness, training_languages
 from bench.registry import Registry, load_registry
@@ -134,6 +135,18 @@ def guarded_texts(options: RunOptions, registry: Registry, resolved: ResolvedCel
     return {(request, lang): anchor_texts(request.resource, options.data_dir, lang, request.budget, banned)
             for request in resolved.requests
             for lang in training_languages(resolved.method, request, resolved.languages, options.data_dir)}
+
+
+def check_items_reproduce(task: str, language: str, score) -> None:
+    """A score's per-item outcomes must give back the score, or every interval built on them is wrong."""
+    from bench.stats import value
+
+    if score.items is None:
+        return
+    recomputed = value(score.items)
+    if not np.isclose(recomputed, score.value, rtol=1e-6, atol=1e-6):
+        raise ValueError(f"task {task} ({language}): its items give {score.metric} = {recomputed:.6f} but it reported "
+                         f"{score.value:.6f}; the items do not describe the score")
 
 
 def texts_digests(texts: dict[tuple[AnchorRequest, str], TextPairs]) -> dict[str, str]:
@@ -289,6 +302,7 @@ class Runner:
         self.spec, self.options, self.registry = spec, options, registry
         self.encoder_factory = encoder_factory
         self.store = ResultStore(options.out_dir)
+        self.items = ItemStore(self.store.path.parent)
         self._encoder_choices = {choice.label: choice for choice in spec.encoders}
         self.cache = EmbeddingCache(options.cache_dir)
         self.builder = AlignerBuilder(options, ArtifactStore(options.cache_dir), registry)
@@ -518,6 +532,8 @@ class Runner:
             for score in scores:
                 if not np.isfinite(score.value):
                     raise ValueError(f"task {cell.task.name} produced a non-finite {score.metric} for {cell.language}")
+                check_items_reproduce(cell.task.name, cell.language, score)
+            items_file = self.items.save(cell_id, scores)
         except Exception as error:  # one failing cell never kills the grid
             message = self._relative(str(error))
             summary.failed += 1
@@ -545,6 +561,7 @@ class Runner:
                 git_sha=context["git_sha"], versions=context["versions"], started_at=started, finished_at=_now(),
                 fit_seconds=round(fit_seconds, 3), eval_seconds=round(eval_seconds, 3),
                 extra=json.loads(canonical_json(score.extra)), inputs=resolved.inputs, cell_rows=len(scores),
+                items=items_file if score.items is not None else "",
             )
             for score in scores
         ]

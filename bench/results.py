@@ -195,11 +195,13 @@ def repair(path: Path) -> int:
 
 
 def version_free(config: dict) -> dict:
-    """A resolved cell config without the parts that only say which code and weights produced it."""
+    """A resolved cell config without the parts that only say which code and weights produced it (a task's
+    version and its protocol id, which a new version may rename)."""
     out = json.loads(json.dumps(config))
     out["encoder"].pop("fingerprint", None)
     out["method"].pop("version", None)
     out["task"].pop("version", None)
+    out["task"].pop("protocol", None)
     return out
 
 

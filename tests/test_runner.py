@@ -190,6 +190,17 @@ def test_rows_of_an_older_task_version_are_superseded_and_pruned(tmp_path):
     assert failed["cell_id"] in {e["cell_id"] for e in read_jsonl(errors)}
 
 
+def test_a_new_task_version_that_renames_its_protocol_still_supersedes_the_old_cells():
+    from bench.results import superseded_cells
+
+    old = {"encoder": {"name": "e", "fingerprint": "f1"}, "method": {"name": "m", "version": "1"},
+           "task": {"name": "t", "version": "2", "protocol": "old-id"}, "language": "de"}
+    new = {**old, "task": {"name": "t", "version": "3", "protocol": "new-id"}}
+    other = {**old, "language": "fr"}
+    rows = [{"cell_id": "old", "resolved_config": old}, {"cell_id": "other", "resolved_config": other}]
+    assert superseded_cells(rows, {"new": new}) == {"old"}
+
+
 def test_a_torn_append_is_cut_back_to_the_last_complete_cell(tmp_path):
     import json
 

@@ -53,7 +53,14 @@ def _pair_folders(data_dir: Path) -> list[tuple[Path, set[str]]]:
     """`parallel/<a>-<b>/` folders with their normalised codes; a code that is not a language is an
     error naming the folder (not a folder silently skipped)."""
     root = Path(data_dir) / "parallel"
-    folders = [p for p in sorted(root.glob("*-*")) if p.is_dir()] if root.is_dir() else []
+    if not root.is_dir():
+        return []
+    return _listed_pair_folders(root, root.stat().st_mtime_ns)  # planning asks ~50,000 times per grid
+
+
+@functools.lru_cache(maxsize=16)
+def _listed_pair_folders(root: Path, mtime_ns: int) -> list[tuple[Path, set[str]]]:
+    folders = [p for p in sorted(root.glob("*-*")) if p.is_dir()]
     return [(folder, {language_of(code, folder) for code in folder.name.split("-", 1)}) for folder in folders]
 
 

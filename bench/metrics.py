@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from bench.specs import Items, Statistic
+
 
 def correlations(predicted: np.ndarray, gold: np.ndarray) -> dict[str, float]:
     """Pearson and Spearman correlation, x100 (the STS convention)."""
@@ -125,3 +127,89 @@ def accuracy(gold, predicted) -> float:
 def _check_aligned(gold, predicted) -> None:
     if len(gold) != len(predicted) or any(len(g) != len(p) for g, p in zip(gold, predicted)):
         raise ValueError("gold and predicted tag sequences differ in number or length")
+
+
+# --- per-item outcomes (bench.specs.Items): what each metric above is computed from, item by item -----
+# Each builder returns the Items whose statistic gives back the metric's value (the runner checks it), so
+# bench.stats can resample them. `ids` name the items; by default their position, which is the same for
+# every method because every task scores the same items in the same order.
+
+def _ids(ids, n: int) -> tuple:
+    ids = tuple(range(n)) if ids is None else tuple(ids)
+    if len(ids) != n:
+        raise ValueError(f"{len(ids)} item ids for {n} items")
+    return ids
+
+
+def top1_hits(scores: np.ndarray, gold) -> np.ndarray:
+    """Per query: is its highest-scoring column (ties to the lowest index, numpy's argmax) a gold one?"""
+    best = np.argmax(scores, axis=1)
+    if isinstance(gold, np.ndarray):
+        return best == gold
+    if len(gold) != len(best):
+        raise ValueError(f"{len(gold)} gold sets for {len(best)} queries")
+    return np.array([b in g for b, g in zip(best, gold)], dtype=bool)
+
+
+def hit_items(hits, ids=None) -> Items:
+    """Retrieval or classification: one 0/1 outcome per query; the metric is their mean x100."""
+    hits = np.asarray(hits, dtype=np.float64)
+    return Items(Statistic.MEAN, _ids(ids, len(hits)), {"value": hits})
+
+
+def correlation_items(predicted, gold, statistic: Statistic, ids=None) -> Items:
+    """STS-style: one (system score, human score) pair per item; the metric is their correlation x100."""
+    if statistic not in (Statistic.PEARSON, Statistic.SPEARMAN):
+        raise ValueError(f"not a correlation statistic: {statistic!r}")
+    x, y = np.asarray(predicted, np.float64), np.asarray(gold, np.float64)
+    return Items(statistic, _ids(ids, len(y)), {"x": x, "y": y})
+
+
+def token_accuracy_items(gold: list[list[str]], predicted: list[list[str]], ids=None) -> Items:
+    """Tagging: per sentence, correct tokens over tokens (token_accuracy is their ratio of sums)."""
+    _check_aligned(gold, predicted)
+    correct = np.array([sum(a == b for a, b in zip(g, p)) for g, p in zip(gold, predicted)], np.float64)
+    return Items(Statistic.RATIO, _ids(ids, len(gold)), {"num": correct, "den": np.array([len(g) for g in gold], np.float64)})
+
+
+def entity_f1_items(gold: list[list[str]], predicted: list[list[str]], ids=None) -> Items:
+    """NER: per sentence, true positive, false positive and false negative entities under seqeval's
+    strict IOB2 matching (the spans `entity_f1` counts), so the micro F1 over sentences is entity_f1."""
+    from seqeval.scheme import IOB2, Entities
+
+    _check_aligned(gold, predicted)
+    true = Entities(gold, IOB2, suffix=False).entities
+    found = Entities(predicted, IOB2, suffix=False).entities
+    tp, fp, fn = (np.zeros(len(gold)) for _ in range(3))
+    for k, (t, p) in enumerate(zip(true, found)):
+        t, p = {e.to_tuple() for e in t}, {e.to_tuple() for e in p}
+        tp[k], fp[k], fn[k] = len(t & p), len(p - t), len(t - p)
+    return Items(Statistic.F1, _ids(ids, len(gold)), {"tp": tp, "fp": fp, "fn": fn})
+
+
+def attachment_items(gold_heads, gold_labels, predicted_heads, predicted_labels, excluded, labelled: bool,
+                     ids=None) -> Items:
+    """Parsing: per sentence, correctly attached (and, for LAS, labelled) scored words over scored words."""
+    correct, scored = [], []
+    for gh, gl, ph, pl, ex in zip(gold_heads, gold_labels, predicted_heads, predicted_labels, excluded, strict=True):
+        keep = [not skip for skip in ex]
+        scored.append(sum(keep))
+        correct.append(sum(k and a == c and (not labelled or b == d) for a, b, c, d, k in zip(gh, gl, ph, pl, keep)))
+    return Items(Statistic.RATIO, _ids(ids, len(scored)), {"num": np.array(correct, np.float64),
+                                                           "den": np.array(scored, np.float64)})
+
+
+def alignment_items(per_pair_counts: np.ndarray, statistic: Statistic, ids=None) -> Items:
+    """Word alignment: per sentence pair the counts |A|, |S|, |A&S|, |A&P| (tasks.word_align's order)."""
+    counts = np.asarray(per_pair_counts, np.float64).reshape(-1, 4)
+    columns = {"a": counts[:, 0], "s": counts[:, 1], "a_s": counts[:, 2], "a_p": counts[:, 3]}
+    if statistic is Statistic.RATIO:
+        raise ValueError("use alignment_ratio_items for precision and recall")
+    return Items(statistic, _ids(ids, len(counts)), columns)
+
+
+def alignment_ratio_items(per_pair_counts: np.ndarray, which: str, ids=None) -> Items:
+    """Precision (|A&P| / |A|) or recall (|A&S| / |S|) of word alignment as a ratio of per-pair sums."""
+    counts = np.asarray(per_pair_counts, np.float64).reshape(-1, 4)
+    num, den = {"precision": (counts[:, 3], counts[:, 0]), "recall": (counts[:, 2], counts[:, 1])}[which]
+    return Items(Statistic.RATIO, _ids(ids, len(counts)), {"num": num, "den": den})

@@ -232,7 +232,8 @@ class Statistic(enum.Enum):
 
     mean: mean of `value`; ratio: sum(`num`) / sum(`den`); f1: 2 tp / (2 tp + fp + fn) from per-item
     `tp`, `fp`, `fn`; pearson / spearman: correlation of `x` (system) with `y` (gold); aer: Och & Ney's
-    1 - (|A&S| + |A&P|) / (|A| + |S|) from per-item `a_s`, `a_p`, `a`, `s`."""
+    1 - (|A&S| + |A&P|) / (|A| + |S|) from per-item `a_s`, `a_p`, `a`, `s`; align_f1: the harmonic mean of
+    precision sum(`a_p`) / sum(`a`) and recall sum(`a_s`) / sum(`s`) (the word-alignment F1)."""
 
     MEAN = "mean"
     RATIO = "ratio"
@@ -240,6 +241,7 @@ class Statistic(enum.Enum):
     PEARSON = "pearson"
     SPEARMAN = "spearman"
     AER = "aer"
+    ALIGN_F1 = "align_f1"
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -249,6 +251,7 @@ class Statistic(enum.Enum):
 _STATISTIC_COLUMNS = {
     Statistic.MEAN: ("value",), Statistic.RATIO: ("num", "den"), Statistic.F1: ("tp", "fp", "fn"),
     Statistic.PEARSON: ("x", "y"), Statistic.SPEARMAN: ("x", "y"), Statistic.AER: ("a_s", "a_p", "a", "s"),
+    Statistic.ALIGN_F1: ("a_s", "a_p", "a", "s"),
 }
 
 

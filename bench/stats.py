@@ -60,6 +60,9 @@ def _compute(statistic: Statistic, c: dict[str, np.ndarray]) -> np.ndarray:
         return _correlation(rankdata(c["x"], axis=-1), rankdata(c["y"], axis=-1))
     if statistic is Statistic.AER:
         return 1.0 - _ratio(c["a_s"].sum(-1) + c["a_p"].sum(-1), c["a"].sum(-1) + c["s"].sum(-1))
+    if statistic is Statistic.ALIGN_F1:
+        precision, recall = _ratio(c["a_p"].sum(-1), c["a"].sum(-1)), _ratio(c["a_s"].sum(-1), c["s"].sum(-1))
+        return _ratio(2 * precision * recall, precision + recall)
     raise ValueError(f"unknown statistic {statistic!r}")
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from bench import diagnostics as dg
 from bench.encoders.base import Encoder
 from bench.languages import PIVOT, language_of
+from bench.metrics import hit_items, top1_hits
 from bench.registry import task
 from bench.specs import EncodeSpec, Level, Requirement, Score, TaskSpec
 from bench.taskapi import TaskContext
@@ -133,9 +134,11 @@ class Bli:
             X = word_vectors(encoder, queries, language, ctx.layer)
             Y = word_vectors(encoder, candidates, PIVOT, ctx.layer)
             gold_sets = [gold[q] for q in queries]
-            scores += [Score("p1", dg.precision_at_1(dg.cosine_matrix(X, Y), gold_sets), len(queries), subset),
-                       Score("p1_csls", dg.precision_at_1(dg.csls_matrix(X, Y, self.csls_k), gold_sets), len(queries),
-                             subset)]
+            cosine, csls = dg.cosine_matrix(X, Y), dg.csls_matrix(X, Y, self.csls_k)
+            scores += [Score("p1", dg.precision_at_1(cosine, gold_sets), len(queries), subset,
+                             items=hit_items(top1_hits(cosine, gold_sets), queries)),
+                       Score("p1_csls", dg.precision_at_1(csls, gold_sets), len(queries), subset,
+                             items=hit_items(top1_hits(csls, gold_sets), queries))]
         return scores
 
 

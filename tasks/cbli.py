@@ -22,6 +22,7 @@ from bench import diagnostics as dg
 from bench.anchors import parallel_languages, parallel_sentences, resource_files
 from bench.encoders.base import Encoder
 from bench.languages import PIVOT
+from bench.metrics import hit_items, top1_hits
 from bench.registry import task
 from bench.specs import EncodeSpec, Level, Requirement, Resource, Score, TaskSpec
 from bench.taskapi import TaskContext
@@ -117,7 +118,9 @@ class Cbli:
         if len(items) > self.max_items:
             keep = np.sort(np.random.default_rng(0).choice(len(items), self.max_items, replace=False))
             items = [items[i] for i in keep]
-        X, Y, _ = link_vectors(encoder, corpus, items, ctx.layer)  # words cut off by max_length are dropped
+        X, Y, kept = link_vectors(encoder, corpus, items, ctx.layer)  # words cut off by max_length are dropped
+        link_ids = [f"{s}:{i}:{j}" for (s, i, j), k in zip(items, kept) if k]
         gold = np.arange(len(X))
-        return [Score("p1", dg.precision_at_1(dg.cosine_matrix(X, Y), gold), len(X)),
-                Score("p1_csls", dg.precision_at_1(dg.csls_matrix(X, Y, self.csls_k), gold), len(X))]
+        cosine, csls = dg.cosine_matrix(X, Y), dg.csls_matrix(X, Y, self.csls_k)
+        return [Score("p1", dg.precision_at_1(cosine, gold), len(X), items=hit_items(top1_hits(cosine, gold), link_ids)),
+                Score("p1_csls", dg.precision_at_1(csls, gold), len(X), items=hit_items(top1_hits(csls, gold), link_ids))]

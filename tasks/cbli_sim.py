@@ -37,6 +37,7 @@ import numpy as np
 from bench import diagnostics as dg
 from bench.alignment import AlignmentData
 from bench.languages import PIVOT
+from bench.metrics import hit_items
 from bench.registry import task
 from bench.specs import EncodeSpec, Level, Score, TaskSpec
 from bench.taskapi import TaskContext
@@ -100,9 +101,14 @@ def training_data(spaces: SimulatedSpaces, seed: int) -> AlignmentData:
                          monolingual=monolingual, provenance={"synthetic": "cbli-sim"})
 
 
+def word_hits(scores: np.ndarray, words: np.ndarray) -> np.ndarray:
+    """Per test occurrence: is its nearest target an occurrence of the same word?"""
+    return words[np.argmax(scores, axis=1)] == words
+
+
 def word_precision(scores: np.ndarray, words: np.ndarray) -> float:
     """P@1 x100 where any occurrence of the right word counts as a hit."""
-    return float(100.0 * (words[np.argmax(scores, axis=1)] == words).mean())
+    return float(100.0 * word_hits(scores, words).mean())
 
 
 @task(TaskSpec(
@@ -164,5 +170,6 @@ class CbliSim:
         X = np.asarray(method.transform(spaces.X_test, SOURCE), np.float32)
         Y = np.asarray(method.transform(spaces.Y_test, PIVOT), np.float32)
         distance = ((X[:, None, :] - Y[None, :, :]) ** 2).sum(-1)
-        return [Score("p1", word_precision(-distance, spaces.words_test), len(X)),
-                Score("p1_cosine", word_precision(dg.cosine_matrix(X, Y), spaces.words_test), len(X))]
+        by_distance, by_cosine = word_hits(-distance, spaces.words_test), word_hits(dg.cosine_matrix(X, Y), spaces.words_test)
+        return [Score("p1", 100.0 * float(by_distance.mean()), len(X), items=hit_items(by_distance)),
+                Score("p1_cosine", 100.0 * float(by_cosine.mean()), len(X), items=hit_items(by_cosine))]

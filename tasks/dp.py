@@ -18,7 +18,7 @@ import numpy as np
 
 from bench.encoders.base import Encoder
 from bench.languages import PIVOT
-from bench.metrics import attachment_scores
+from bench.metrics import attachment_items, attachment_scores
 from bench.registry import task
 from bench.specs import Level, Score, TaskSpec
 from bench.taskapi import TaskContext
@@ -90,12 +90,17 @@ class DependencyParsing(UdTransferTask):
             heads, labels = parse(parser, features.per_sentence(), relations)
             result = _score(test, heads, labels)
             base_heads = [_adjacent_heads(len(s.words), direction) for s in test]
-            baseline = _score(test, base_heads, [[relation] * len(s.words) for s in test])
+            base_labels = [[relation] * len(s.words) for s in test]
+            baseline = _score(test, base_heads, base_labels)
             extra = {**record, "sentences": len(test), "truncated_words": features.truncated_words, "file": path.name}
-            scores += [Score("las", result.las, result.scored_words, subset, extra),
-                       Score("uas", result.uas, result.scored_words, subset),
-                       Score("baseline_las", baseline.las, baseline.scored_words, subset),
-                       Score("baseline_uas", baseline.uas, baseline.scored_words, subset)]
+            scores += [Score("las", result.las, result.scored_words, subset, extra,
+                             items=_score_items(test, heads, labels, labelled=True)),
+                       Score("uas", result.uas, result.scored_words, subset,
+                             items=_score_items(test, heads, labels, labelled=False)),
+                       Score("baseline_las", baseline.las, baseline.scored_words, subset,
+                             items=_score_items(test, base_heads, base_labels, labelled=True)),
+                       Score("baseline_uas", baseline.uas, baseline.scored_words, subset,
+                             items=_score_items(test, base_heads, base_labels, labelled=False))]
         return scores
 
     def _fit(self, train, train_features, dev, dev_features, relations, ctx):
@@ -150,8 +155,17 @@ def parse(parser, sentences: list[np.ndarray], relations: list[str], batch: int 
 
 
 def _score(sentences: list[UdSentence], heads, labels):
-    return attachment_scores([s.heads for s in sentences], [[universal_relation(r) for r in s.deprels] for s in sentences],
-                             heads, labels, [[tag == "PUNCT" for tag in s.upos] for s in sentences])
+    return attachment_scores(*_gold_and_excluded(sentences, heads, labels))
+
+
+def _score_items(sentences: list[UdSentence], heads, labels, labelled: bool):
+    return attachment_items(*_gold_and_excluded(sentences, heads, labels), labelled=labelled)
+
+
+def _gold_and_excluded(sentences: list[UdSentence], heads, labels) -> tuple:
+    """(gold heads, gold relations, predicted heads, predicted relations, excluded): punctuation is not scored."""
+    return ([s.heads for s in sentences], [[universal_relation(r) for r in s.deprels] for s in sentences],
+            heads, labels, [[tag == "PUNCT" for tag in s.upos] for s in sentences])
 
 
 def _baseline_rule(train: list[UdSentence]) -> tuple[str, str]:

@@ -22,7 +22,7 @@ import numpy as np
 
 from bench.encoders.base import Encoder
 from bench.languages import PIVOT, language_of
-from bench.metrics import entity_f1
+from bench.metrics import entity_f1, entity_f1_items
 from bench.registry import task
 from bench.specs import EncodeSpec, Level, Requirement, Score, TaskSpec
 from bench.taskapi import TaskContext
@@ -177,8 +177,9 @@ class NamedEntities(TransferProtocolParams):
             predicted = predict([s.words for s in sentences], language)
             baseline = [[lexicon.get(w, "O") for w in s.words] for s in sentences]
             words = sum(len(g) for g in gold)
-            scores += [Score("f1", entity_f1(gold, predicted), words, subset, {**record, "sentences": len(sentences)}),
-                       Score("baseline_f1", entity_f1(gold, baseline), words, subset)]
+            scores += [Score("f1", entity_f1(gold, predicted), words, subset, {**record, "sentences": len(sentences)},
+                             items=entity_f1_items(gold, predicted)),
+                       Score("baseline_f1", entity_f1(gold, baseline), words, subset, items=entity_f1_items(gold, baseline))]
         return scores
 
     def _frozen(self, encoder, train, select, labels, ctx):

@@ -15,7 +15,7 @@ import numpy as np
 
 from bench.encoders.base import Encoder
 from bench.languages import PIVOT
-from bench.metrics import token_accuracy, xtreme_tag_f1
+from bench.metrics import token_accuracy, token_accuracy_items, xtreme_tag_f1
 from bench.registry import task
 from bench.specs import Level, Score, TaskSpec
 from bench.taskapi import TaskContext
@@ -82,9 +82,11 @@ class PosTagging(UdTransferTask):
             baseline = [[lexicon.get(w.lower(), fallback) for w in s.words] for s in test]
             extra = {**record, "sentences": len(test), "truncated_words": features.truncated_words, "file": path.name}
             words = int(features.lengths.sum())
-            scores += [Score("upos_accuracy", token_accuracy(gold, predicted), words, subset, extra),
+            scores += [Score("upos_accuracy", token_accuracy(gold, predicted), words, subset, extra,
+                             items=token_accuracy_items(gold, predicted)),
                        Score("upos_xtreme_seqeval_f1", xtreme_tag_f1(gold, predicted), words, subset),
-                       Score("baseline_upos_accuracy", token_accuracy(gold, baseline), words, subset)]
+                       Score("baseline_upos_accuracy", token_accuracy(gold, baseline), words, subset,
+                             items=token_accuracy_items(gold, baseline))]
         return scores
 
 

@@ -20,9 +20,9 @@ import numpy as np
 
 from bench.encoders.base import Encoder
 from bench.languages import language_of
-from bench.metrics import correlations
+from bench.metrics import correlation_items, correlations
 from bench.registry import task
-from bench.specs import EncodeSpec, Level, Requirement, Score, TaskSpec
+from bench.specs import EncodeSpec, Level, Requirement, Score, Statistic, TaskSpec
 from bench.taskapi import TaskContext
 from bench.textio import DataFormatError, parse_finite, read_lines, split_columns
 from tasks._common import subdir
@@ -160,10 +160,17 @@ class Rfeval:
         pair = pairs[language]
         source_tokens, source_pooled = content_tokens(encoder, list(pair.sources), pair.source_lang, ctx.layer)
         target_tokens, target_pooled = content_tokens(encoder, list(pair.translations), pair.target_lang, ctx.layer)
-        emd = correlations(emd_similarities(source_tokens, target_tokens), pair.human)
+        similarity = emd_similarities(source_tokens, target_tokens)
+        emd = correlations(similarity, pair.human)
         cosine = (source_pooled * target_pooled).sum(1) / (
             np.linalg.norm(source_pooled, axis=1) * np.linalg.norm(target_pooled, axis=1))
         cos = correlations(cosine, pair.human)
         n = len(pair.human)
-        return [Score("pearson", emd["pearson"], n), Score("spearman", emd["spearman"], n),
-                Score("pearson_cosine", cos["pearson"], n), Score("spearman_cosine", cos["spearman"], n)]
+
+        def items(system, statistic):
+            return correlation_items(system, pair.human, statistic)
+
+        return [Score("pearson", emd["pearson"], n, items=items(similarity, Statistic.PEARSON)),
+                Score("spearman", emd["spearman"], n, items=items(similarity, Statistic.SPEARMAN)),
+                Score("pearson_cosine", cos["pearson"], n, items=items(cosine, Statistic.PEARSON)),
+                Score("spearman_cosine", cos["spearman"], n, items=items(cosine, Statistic.SPEARMAN))]

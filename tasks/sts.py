@@ -24,10 +24,10 @@ import numpy as np
 
 from bench.encoders.base import Encoder
 from bench.languages import language_of, normalize_language
-from bench.metrics import correlations
+from bench.metrics import correlation_items, correlations
 from bench.registry import task
 from bench.retrieval import check_same_space
-from bench.specs import EncodeSpec, Level, Requirement, Score, TaskSpec
+from bench.specs import EncodeSpec, Level, Requirement, Score, Statistic, TaskSpec
 from bench.taskapi import TaskContext
 from bench.textio import DataFormatError, parse_finite, read_lines, require_file, split_columns
 from tasks import _hub
@@ -220,5 +220,6 @@ class Sts:
             check_same_space(A, B)
             cosine = (A * B).sum(1) / (np.linalg.norm(A, axis=1) * np.linalg.norm(B, axis=1))
             for metric, value in correlations(cosine, subset.gold).items():
-                scores.append(Score(metric, value, len(subset.gold), subset=subset.name))
+                scores.append(Score(metric, value, len(subset.gold), subset=subset.name,
+                                    items=correlation_items(cosine, subset.gold, Statistic(metric))))
         return scores

@@ -18,6 +18,7 @@ import numpy as np
 
 from bench.encoders.base import Encoder
 from bench.languages import PIVOT, language_of, normalize_language
+from bench.metrics import hit_items
 from bench.registry import task
 from bench.retrieval import nearest_neighbour
 from bench.specs import EncodeSpec, Level, Requirement, Score, TaskSpec
@@ -129,7 +130,8 @@ class Tatoeba:
         E = embed(encoder, english, PIVOT, ctx.layer)
         gold = np.arange(len(other))
         n = len(other)
+        en_to_xx, xx_to_en = nearest_neighbour(E, X) == gold, nearest_neighbour(X, E) == gold
         return [
-            Score("p1_en_to_xx", 100 * float((nearest_neighbour(E, X) == gold).mean()), n),
-            Score("p1_xx_to_en", 100 * float((nearest_neighbour(X, E) == gold).mean()), n),
+            Score("p1_en_to_xx", 100 * float(en_to_xx.mean()), n, items=hit_items(en_to_xx)),
+            Score("p1_xx_to_en", 100 * float(xx_to_en.mean()), n, items=hit_items(xx_to_en)),
         ]

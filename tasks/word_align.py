@@ -25,8 +25,9 @@ import numpy as np
 from bench.diagnostics import cosine_matrix
 from bench.encoders.base import Encoder
 from bench.languages import PIVOT, language_of
+from bench.metrics import alignment_items, alignment_ratio_items
 from bench.registry import task
-from bench.specs import EncodeSpec, Level, Requirement, Score, TaskSpec
+from bench.specs import EncodeSpec, Level, Requirement, Score, Statistic, TaskSpec
 from bench.taskapi import TaskContext
 from bench.textio import DataFormatError, read_lines
 from bench.wordvectors import WORD_FEATURES_NOTE, word_features, word_spec
@@ -224,7 +225,7 @@ class WordAlign:
         other = word_features(encoder, [p.other for p in gold.pairs], language, ctx.layer)
         extractors = {"": argmax_links,
                       "_itermax": functools.partial(itermax_links, rounds=self.itermax_rounds, alpha=self.itermax_alpha)}
-        counts = {suffix: np.zeros(4, np.int64) for suffix in extractors}
+        per_pair = {suffix: [] for suffix in extractors}
         english_missing = np.split(english.missing, np.cumsum(english.lengths)[:-1])
         other_missing = np.split(other.missing, np.cumsum(other.lengths)[:-1])
         for pair, E, X, e_missing, x_missing in zip(gold.pairs, english.per_sentence(), other.per_sentence(),
@@ -233,9 +234,18 @@ class WordAlign:
             similarity = cosine_matrix(E[rows], X[columns])
             for suffix, extract in extractors.items():
                 predicted = {(int(rows[i]), int(columns[j])) for i, j in extract(similarity)}
-                counts[suffix] += alignment_counts(predicted, pair.sure, pair.possible)
+                per_pair[suffix].append(alignment_counts(predicted, pair.sure, pair.possible))
+        per_pair = {suffix: np.stack(rows) for suffix, rows in per_pair.items()}
+        counts = {suffix: rows.sum(0) for suffix, rows in per_pair.items()}
         extra = {"dropped_gold_links": len(gold.dropped), "dropped_at": list(gold.dropped[:10]),
                  "sure_links": int(counts[""][1]), "words_without_vector": english.truncated_words + other.truncated_words}
         n = len(gold.pairs)
-        return [Score(f"{metric}{suffix}", value, n, extra=extra)
+        return [Score(f"{metric}{suffix}", value, n, extra=extra, items=_items(per_pair[suffix], metric))
                 for suffix, total in counts.items() for metric, value in alignment_scores(total).items()]
+
+
+def _items(per_pair: np.ndarray, metric: str):
+    """Per sentence pair outcomes of one alignment metric (bench.metrics builders)."""
+    if metric in ("precision", "recall"):
+        return alignment_ratio_items(per_pair, metric)
+    return alignment_items(per_pair, Statistic.ALIGN_F1 if metric == "f1" else Statistic.AER)

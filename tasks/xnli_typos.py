@@ -44,7 +44,7 @@ def clean_twins(noisy_path: Path, clean_path: Path) -> tuple[int | None, ...]:
 
 @task(TaskSpec(
     name="xnli-typos",
-    version="1",
+    version="2",
     protocol="xnli-dev-item-split-en-train+typos",
     metrics=("accuracy", "clean_accuracy", "drop", "baseline_accuracy"),
     main_metric="accuracy",

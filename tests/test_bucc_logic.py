@@ -4,6 +4,9 @@ import numpy as np
 import pytest
 
 from bench.metrics import best_threshold, prf
+from bench.stats import value
+from bench.specs import Items, Statistic
+from tasks.bucc import cross_fit, half_of
 from bench.retrieval import ratio_margin_mine
 
 
@@ -66,3 +69,28 @@ def test_prf_edge_cases():
     assert (result.precision, result.recall) == (0.5, pytest.approx(1 / 3))
     with pytest.raises(ValueError):
         best_threshold([], {"a"})
+
+
+def test_half_of_is_the_documented_hash_bit():
+    import hashlib
+    for sid in ("zh-000001", "zh-000002", "中文"):
+        assert half_of(sid) == int(hashlib.sha256(sid.encode("utf-8")).hexdigest()[:8], 16) % 2
+
+
+def test_cross_fit_tunes_on_one_half_and_scores_the_other():
+    ids = [f"s{i}" for i in range(40)]
+    h0 = [i for i in ids if half_of(i) == 0][:3]
+    h1 = [i for i in ids if half_of(i) == 1][:3]
+    # half 0: gold for its first two sources; their pairs score 0.9, 0.8 and a wrong one 0.7 -> threshold 0.75
+    # half 1: gold for all three; scores 0.95 (gold), 0.6 (gold), 0.5 (wrong) -> threshold 0.55
+    mined = [(0.9, (h0[0], "e0")), (0.8, (h0[1], "e1")), (0.7, (h0[2], "x")),
+             (0.95, (h1[0], "f0")), (0.6, (h1[1], "f1")), (0.5, (h1[2], "y"))]
+    gold = frozenset({(h0[0], "e0"), (h0[1], "e1"), (h1[0], "f0"), (h1[1], "f1"), (h1[2], "f2")})
+    result = cross_fit(mined, gold, ids)
+    assert result.thresholds == pytest.approx((0.75, 0.55))
+    # half 0 scored with 0.55: all three predicted -> tp 2, fp 1; half 1 scored with 0.75: only 0.95 -> tp 1, fn 2
+    assert sum(result.tp.values()) == 3 and sum(result.fp.values()) == 1 and sum(result.fn.values()) == 2
+    assert result.fp[h0[2]] == 1 and result.fn[h1[1]] == 1 and result.fn[h1[2]] == 1
+    tp, fp, fn = (np.array([c[i] for i in ids], float) for c in (result.tp, result.fp, result.fn))
+    f1 = value(Items(Statistic.F1, tuple(ids), {"tp": tp, "fp": fp, "fn": fn}))
+    assert f1 == pytest.approx(100 * 2 * 3 / (2 * 3 + 1 + 2))  # micro over both halves

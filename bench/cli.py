@@ -1,4 +1,5 @@
-"""Command line: `alignbench run | prune | leaderboard | compare | mlflow-sync | check-method | methods | tasks`.
+"""Command line: `alignbench run | prune | leaderboard | compare-categories | compare-diagnostics | mlflow-sync |
+check-method | methods | tasks`.
 
 Exit status: 0 when everything planned ran or was already done (cells that are not applicable are not
 failures); 1 when a cell (or a task's language discovery) failed, after the whole grid has run; 2 for a
@@ -48,9 +49,17 @@ def _parser() -> argparse.ArgumentParser:
     board.add_argument("--results", default="results/results.jsonl", help="results file (default results/results.jsonl)")
     board.add_argument("--out", default="leaderboard", help="output folder (default leaderboard)")
 
-    compare = sub.add_parser("compare", help="print the diagnostics table and the diagnostic-vs-task correlations")
+    compare = sub.add_parser("compare-diagnostics", aliases=["compare"],
+                             help="print the diagnostics table and the diagnostic-vs-task correlations")
     compare.add_argument("--results", default="results/results.jsonl", help="results file (default results/results.jsonl)")
     compare.add_argument("--min-points", type=int, default=5, help="fewest matched cells for a correlation (default 5)")
+
+    categories = sub.add_parser("compare-categories", help="per task, the best method of each category (a)-(f) with "
+                                "95%% CIs, Δ versus original and paired tests (Benjamini-Hochberg corrected)")
+    categories.add_argument("--results", default="results/results.jsonl", help="results file (default results/results.jsonl)")
+    categories.add_argument("--encoder", help="encoder label (default: the one original has most rows for)")
+    categories.add_argument("--layer", type=int, help="layer (default: the one original has most rows for)")
+    categories.add_argument("--methods", action="store_true", help="also print every method's Δ versus original")
 
     check = sub.add_parser("check-method", help="run the method contract checks on one method")
     check.add_argument("name")
@@ -172,6 +181,30 @@ def _compare(results: Path, min_points: int) -> int:
     return 0
 
 
+def _compare_categories(results: Path, encoder: str | None, layer: int | None, with_methods: bool) -> int:
+    from bench import compare
+
+    if not results.is_file():
+        raise FileNotFoundError(f"no results file {results}")
+    rows = _store(results).rows()
+    default = compare.default_setup(rows)
+    if default is None:
+        print(f"{results}: no rows of {compare.CONTROL!r}, nothing to compare against")
+        return 1
+    encoder, layer = encoder or default[0], layer if layer is not None else default[1]
+    methods = compare.compare_methods(rows, results.parent, encoder, layer)
+    cells = compare.compare_categories(rows, results.parent, encoder, layer, methods=methods)
+    if not cells:
+        print(f"{results}: no task rows at encoder {encoder!r}, layer {layer}")
+        return 1
+    print(f"Categories compared at encoder {encoder}, layer {layer}\n\n{compare.category_legend()}\n")
+    print(compare.comparison_table(cells).reset_index(names="category").to_markdown(index=False))
+    if with_methods:
+        print("\nEvery method, Δ versus original [95% CI] (* = BH-adjusted p < 0.05):\n")
+        print(compare.methods_table(methods).reset_index().to_markdown(index=False))
+    return 0
+
+
 def _listing(kind: str, extra: tuple[str, ...], data: str | None = None) -> int:
     from bench.registry import load_registry
 
@@ -224,8 +257,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "mlflow-sync":
             return _mlflow_sync(Path(args.results), args.tracking_uri, args.experiment)
-        if args.command == "compare":
+        if args.command in ("compare-diagnostics", "compare"):
             return _compare(Path(args.results), args.min_points)
+        if args.command == "compare-categories":
+            return _compare_categories(Path(args.results), args.encoder, args.layer, args.methods)
         if args.command == "check-method":
             from bench.contract import check_method
             from bench.registry import load_registry

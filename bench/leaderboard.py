@@ -2,8 +2,9 @@
 
 Rules: only main-metric rows count; rows are compared within one (task, protocol, task version);
 seeds are averaged (mean +- sd; a method's runs that differ only in its `seed` parameter are pooled
-under one label, `pool_training_seeds`); task averages are macro averages over the languages (and subsets)
-a method covers, shown with their coverage; missing cells show as "—", never as 0.
+under one label, `pool_training_seeds`); task averages are macro averages over the languages a method
+covers (a language's subsets, such as STS17's two es-en tracks, are averaged first), shown with their
+coverage in languages; missing cells show as "—", never as 0.
 """
 
 from __future__ import annotations
@@ -44,13 +45,13 @@ def _without_seed(label: str) -> str:
 def aggregate(rows: list[dict], kind: str = "task", all_metrics: bool = False) -> pd.DataFrame:
     """Scores averaged over seeds: one row per (method, encoder, layer, task, metric, column). Only main
     metrics unless `all_metrics`; only rows of `kind` ("task" or "diagnostic")."""
-    columns = _ROW_KEYS + ["task", "protocol", "task_version", "metric", "column", "mean", "sd", "seeds", "n"]
+    columns = _ROW_KEYS + ["task", "protocol", "task_version", "metric", "language", "column", "mean", "sd", "seeds", "n"]
     main = [r for r in rows if (all_metrics or r.get("is_main")) and r.get("kind", "task") == kind
             and not r["metric"].startswith("baseline_")]
     if not main:
         return pd.DataFrame(columns=columns)
     frame = _with_columns(pd.DataFrame(main))
-    keys = _ROW_KEYS + ["task", "protocol", "task_version", "metric", "column"]
+    keys = _ROW_KEYS + ["task", "protocol", "task_version", "metric", "language", "column"]
     grouped = frame.groupby(keys, sort=True).agg(mean=("value", "mean"), sd=("value", "std"), seeds=("seed", "nunique"),
                                                    n=("n", "max")).reset_index()
     grouped["sd"] = grouped["sd"].fillna(0.0)
@@ -62,6 +63,16 @@ def _with_columns(frame: pd.DataFrame) -> pd.DataFrame:
     frame["subset"] = frame.get("subset", "").fillna("")
     frame["column"] = frame["language"] + frame["subset"].map(lambda s: f" ({s})" if s else "")
     return frame
+
+
+def macro(part: pd.DataFrame, value: str = "mean") -> float:
+    """Macro average over languages; a language's subsets (columns) are averaged first."""
+    return float(part.groupby("language")[value].mean().mean())
+
+
+def _coverage(part: pd.DataFrame, expected: int) -> str:
+    covered = part["language"].nunique()
+    return f" ({covered}/{expected})" if covered < expected else ""
 
 
 def _fmt(mean: float, sd: float, seeds: int) -> str:
@@ -80,7 +91,7 @@ def task_tables(agg: pd.DataFrame) -> dict[str, pd.DataFrame]:
     agg = agg.assign(task_key=agg.apply(_task_key, axis=1), cell=[_fmt(m, s, k) for m, s, k in zip(agg["mean"], agg["sd"], agg["seeds"])])
     for task_key, part in agg.groupby("task_key", sort=True):
         table = part.pivot_table(index=_ROW_KEYS, columns="column", values="cell", aggfunc="first")
-        means = part.groupby(_ROW_KEYS)["mean"].mean()
+        means = {idx: macro(group) for idx, group in part.groupby(_ROW_KEYS)}
         table["avg"] = [f"{means[idx]:.1f}" for idx in table.index]
         tables[task_key] = table.fillna(MISSING).sort_index()
     return tables
@@ -91,15 +102,11 @@ def overview(agg: pd.DataFrame) -> pd.DataFrame:
     if agg.empty:
         return pd.DataFrame()
     agg = agg.assign(task_key=agg["task"] + " " + agg["metric"])
-    expected = agg.groupby("task_key")["column"].nunique()
+    expected = agg.groupby("task_key")["language"].nunique()
     cells = {}
     for key, part in agg.groupby(_ROW_KEYS + ["task_key"], sort=True):
         idx, task_key = tuple(key[:-1]), key[-1]
-        value = f"{part['mean'].mean():.1f}"
-        covered = part["column"].nunique()
-        if covered < expected[task_key]:
-            value += f" ({covered}/{expected[task_key]})"
-        cells.setdefault(idx, {})[task_key] = value
+        cells.setdefault(idx, {})[task_key] = f"{macro(part):.1f}" + _coverage(part, expected[task_key])
     table = pd.DataFrame.from_dict(cells, orient="index").sort_index()
     table.index = pd.MultiIndex.from_tuples(table.index, names=_ROW_KEYS)
     return table.reindex(sorted(table.columns), axis=1).fillna(MISSING)
@@ -134,12 +141,11 @@ def table1(rows: list[dict]) -> dict[str, pd.DataFrame]:
     agg = agg[agg["task"].isin(TABLE1_TASKS)]
     tables = {}
     for (encoder, layer), part in agg.groupby(["encoder", "layer"], sort=True):
-        expected = part.groupby("task")["column"].nunique()
+        expected = part.groupby("task")["language"].nunique()
         cells: dict[tuple, dict] = {}
         for (label, category, task), group in part.groupby(["method_label", "category", "task"], sort=True):
             order, group_name = _TABLE1_GROUPS.get(category, (4, f"other ({category})"))
-            covered = group["column"].nunique()
-            value = f"{group['mean'].mean():.1f}" + (f" ({covered}/{expected[task]})" if covered < expected[task] else "")
+            value = f"{macro(group):.1f}" + _coverage(group, expected[task])
             cells.setdefault((order, group_name, label), {})[task] = value
         keys = sorted(cells)
         table = pd.DataFrame([cells[key] for key in keys],
@@ -276,9 +282,10 @@ def _family(row: dict) -> str:
 def weight_changing_table(rows: list[dict]) -> pd.DataFrame:
     """Each weight-changing method (a checkpoint, or an encoder of category c/e/f) against `original`
     and the best offline map, per encoder, layer and task (protocol and version), on the same test columns: "score ± sd (Δ original /
-    Δ best map)". The score is the macro average over the columns the method covers; sd is over the
-    method's seeds (training and head seeds pooled) of that macro average; original and the maps are
-    averaged over the same columns (a map that misses one is not a candidate for best). Tasks and the
+    Δ best map)". The score is the macro average over the languages the method covers (subsets of a
+    language averaged first); sd is over the method's seeds (training and head seeds pooled) of that
+    macro average; original and the maps are averaged over the same languages (a map that misses one is
+    not a candidate for best). Tasks and the
     word-retrieval diagnostics of Table 1 (CBLI, BLI); every main metric here is higher-is-better."""
     main = [r for r in rows if r.get("is_main") and not r["metric"].startswith("baseline_")
             and (r.get("kind", "task") == "task" or r["task"] in TABLE1_TASKS)]  # CBLI and BLI are diagnostics
@@ -291,20 +298,20 @@ def weight_changing_table(rows: list[dict]) -> pd.DataFrame:
     frame = _with_columns(frame)
     frame["task_key"] = (frame["task"] + " " + frame["metric"] + " (" + frame["protocol"] + " v"
                          + frame["task_version"].astype(str) + ")")
-    per_column = frame.groupby(["family", "method_label", "encoder", "layer", "task_key", "column", "seed"])["value"].mean()
+    per_column = frame.groupby(["family", "method_label", "encoder", "layer", "task_key", "language", "seed"])["value"].mean()
     cells: dict[tuple, dict] = {}
     for (label, encoder, layer, task_key), part in frame[frame["family"] == "weight-changing"].groupby(
             ["method_label", "encoder", "layer", "task_key"], sort=True):
-        columns = sorted(set(part["column"]))
-        per_seed = part.groupby("seed").apply(lambda g: g.groupby("column")["value"].mean().mean(), include_groups=False)
+        languages = sorted(set(part["language"]))
+        per_seed = part.groupby("seed").apply(lambda g: g.groupby("language")["value"].mean().mean(), include_groups=False)
         score, sd = float(per_seed.mean()), float(per_seed.std()) if len(per_seed) > 1 else 0.0
 
         def macro(family: str, method: str) -> float | None:
             try:
-                values = per_column.loc[(family, method, encoder, layer, task_key)].groupby(level="column").mean()
+                values = per_column.loc[(family, method, encoder, layer, task_key)].groupby(level="language").mean()
             except KeyError:
                 return None
-            return float(values[columns].mean()) if set(columns) <= set(values.index) else None
+            return float(values[languages].mean()) if set(languages) <= set(values.index) else None
 
         original = [macro("control", m) for m in sorted(set(frame.loc[frame["family"] == "control", "method_label"]))]
         original = next((v for v in original if v is not None), None)
@@ -321,7 +328,7 @@ def weight_changing_table(rows: list[dict]) -> pd.DataFrame:
 
 _WEIGHT_CHANGING_NOTE = ("Each method that changes the encoder against original and the best offline map of the same task and "
                          "layer, on the same test columns: score ± sd over its seeds (Δ original / Δ best map). Main metric, "
-                         "macro average over the columns the method covers.")
+                         "macro average over the languages the method covers.")
 
 
 def robustness_tables(rows: list[dict]) -> dict[str, pd.DataFrame]:

@@ -145,6 +145,73 @@ def paired_bootstrap(a: Sequence[Items], b: Sequence[Items], n_resamples: int = 
     return PairedDifference(delta, low, high, float(p_value), len(a[0].ids))
 
 
+@dataclass(frozen=True)
+class Stratum:
+    """One test column of a macro average: its language, and each side's samples (one Items per seed)
+    on the same items. `b` is empty for an interval of `a` alone."""
+
+    language: str
+    a: tuple
+    b: tuple = ()
+
+
+def _macro_replicates(strata: Sequence[Stratum], rng: np.random.Generator, count: int) -> np.ndarray:
+    """Per replicate: macro over languages (columns of a language averaged first) of a - b (or of a)."""
+    per_language: dict[str, list[np.ndarray]] = {}
+    for stratum in strata:
+        n = len(stratum.a[0].ids)
+        indices = rng.integers(0, n, size=(count, n))  # one draw of items for both sides: the pairing
+        out = _replicates(stratum.a, indices, rng.integers(0, len(stratum.a), size=(count, len(stratum.a))))
+        if stratum.b:
+            out = out - _replicates(stratum.b, indices, rng.integers(0, len(stratum.b), size=(count, len(stratum.b))))
+        per_language.setdefault(stratum.language, []).append(out)
+    return np.mean([np.mean(columns, axis=0) for columns in per_language.values()], axis=0)
+
+
+def macro_value(strata: Sequence[Stratum]) -> float:
+    """The observed macro average of a - b (or of a), seeds averaged within each column."""
+    per_language: dict[str, list[float]] = {}
+    for s in strata:
+        observed = np.mean([value(x) for x in s.a]) - (np.mean([value(x) for x in s.b]) if s.b else 0.0)
+        per_language.setdefault(s.language, []).append(float(observed))
+    return float(np.mean([np.mean(v) for v in per_language.values()]))
+
+
+def macro_bootstrap(strata: Sequence[Stratum], n_resamples: int = 1000, level: float = 0.95,
+                    seed: int = 0) -> PairedDifference:
+    """Stratified bootstrap of a macro average over languages (items resampled within each column,
+    seeds within each side): for paired strata the difference a - b with a two-sided p-value as in
+    `paired_bootstrap`; for unpaired ones the interval of a (p-value against zero, rarely meaningful)."""
+    if not strata:
+        raise ValueError("macro_bootstrap: no strata")
+    for s in strata:
+        _check_same_items(list(s.a) + list(s.b), f"macro_bootstrap ({s.language})")
+    rng = np.random.default_rng(seed)
+    replicates = np.concatenate([_macro_replicates(strata, rng, min(CHUNK, n_resamples - start))
+                                 for start in range(0, n_resamples, CHUNK)])
+    low, high = _percentile(replicates, level)
+    finite = replicates[np.isfinite(replicates)]
+    p_value = min(1.0, 2 * min(np.mean(finite <= 0), np.mean(finite >= 0))) if finite.size else float("nan")
+    return PairedDifference(macro_value(strata), low, high, float(p_value), sum(len(s.a[0].ids) for s in strata))
+
+
+def common_items(a: Items, b: Items) -> tuple[Items, Items]:
+    """Both restricted to the ids they share, in a's order (encoders that drop different words)."""
+    if tuple(a.ids) == tuple(b.ids):
+        return a, b
+    position = {item: k for k, item in enumerate(b.ids)}
+    keep_a = [k for k, item in enumerate(a.ids) if item in position]
+    if not keep_a:
+        raise ValueError("the two samples share no item")
+    keep_b = [position[a.ids[k]] for k in keep_a]
+
+    def take(items: Items, keep: list[int]) -> Items:
+        return Items(items.statistic, tuple(items.ids[k] for k in keep),
+                     {c: np.asarray(v)[keep] for c, v in items.columns.items()}, items.scale)
+
+    return take(a, keep_a), take(b, keep_b)
+
+
 def paired_permutation_test(a: Items, b: Items, n_resamples: int = 9999, seed: int = 0) -> float:
     """Two-sided approximate-randomisation p-value of statistic(a) - statistic(b): each replicate swaps
     the two methods' outcomes on a random half of the items (gold columns are equal, so they stay)."""

@@ -100,3 +100,43 @@ def test_benjamini_hochberg_by_hand_and_nan_left_out():
     adjusted = adjust([0.03, 0.5, float("nan"), 0.01, 0.02])
     np.testing.assert_allclose(adjusted[[0, 1, 3, 4]], [0.04, 0.5, 0.04, 0.04])
     assert np.isnan(adjusted[2])
+
+
+# --- macro averages over languages ------------------------------------------------------------
+
+from bench.stats import Stratum, common_items, macro_bootstrap, macro_value  # noqa: E402
+
+
+def test_one_stratum_macro_bootstrap_is_the_paired_bootstrap():
+    rng = np.random.default_rng(5)
+    a = [items(Statistic.MEAN, value=rng.random(80) < 0.7) for _ in range(3)]
+    b = [items(Statistic.MEAN, value=rng.random(80) < 0.5) for _ in range(2)]
+    assert macro_bootstrap([Stratum("de", tuple(a), tuple(b))], seed=3) == paired_bootstrap(a, b, seed=3)
+
+
+def test_macro_value_averages_a_languages_subsets_first():
+    de = Stratum("de", (items(Statistic.MEAN, value=[1, 1]),))
+    es_1 = Stratum("es", (items(Statistic.MEAN, value=[0, 0]),))
+    es_2 = Stratum("es", (items(Statistic.MEAN, value=[1, 0]),))
+    assert macro_value([de, es_1, es_2]) == pytest.approx((100 + 25) / 2)  # not (100 + 0 + 50) / 3
+
+
+def test_macro_bootstrap_finds_a_planted_difference_and_not_a_null_one():
+    rng = np.random.default_rng(7)
+    strata_planted, strata_null = [], []
+    for lang in ("de", "fr", "zh"):
+        gold = rng.random(300) < 0.6
+        better = np.where(rng.random(300) < 0.15, True, gold)  # ~6 points better per language
+        strata_planted.append(Stratum(lang, (items(Statistic.MEAN, value=better),), (items(Statistic.MEAN, value=gold),)))
+        strata_null.append(Stratum(lang, (items(Statistic.MEAN, value=gold),), (items(Statistic.MEAN, value=gold),)))
+    planted = macro_bootstrap(strata_planted)
+    assert planted.delta > 3 and planted.low > 0 and planted.p_value < 0.01
+    null = macro_bootstrap(strata_null)
+    assert null.delta == 0 and null.low == null.high == 0 and null.p_value == 1.0
+
+
+def test_common_items_pairs_by_id():
+    a = Items(Statistic.MEAN, ("x", "y", "z"), {"value": np.array([1.0, 0.0, 1.0])})
+    b = Items(Statistic.MEAN, ("z", "x"), {"value": np.array([0.0, 1.0])})
+    ra, rb = common_items(a, b)
+    assert ra.ids == rb.ids == ("x", "z") and rb.columns["value"].tolist() == [1.0, 0.0]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.page import FAILED, NOT_APPLICABLE, Board, Section, fmt, page_html, page_markdown, to_markdown
 from bench.specs import DROP_METRIC, Category, clean_metric
 
 MISSING = "—"
@@ -374,89 +375,228 @@ _ROBUSTNESS_NOTE = ("Zero-shot transfer under real typos (Stickland et al. 2023)
                     "that language, which are other items (each row's extra.clean_items says which).")
 
 
-def render(rows: list[dict], errors: list[dict], out_dir: Path, not_applicable: list[dict] = ()) -> list[Path]:
-    """Write README.md (overview + categories), one Markdown file per task, and index.html."""
+def missing_reasons(errors: list[dict], not_applicable: list[dict], finished: set[str]) -> dict[tuple, str]:
+    """(method, encoder, layer, task, language) -> "failed" or "n/a": why a planned cell has no number."""
+    reasons = {(e["method_label"], e.get("encoder", ""), e["layer"], e["task"], e["language"]): FAILED
+               for e in errors if e["cell_id"] not in finished}
+    for e in not_applicable:
+        reasons.setdefault((e["method_label"], e.get("encoder", ""), e["layer"], e["task"], e["language"]), NOT_APPLICABLE)
+    return reasons
+
+
+def _directions(rows: list[dict]) -> dict[tuple[str, str], bool]:
+    return {(r["task"], r["metric"]): bool(r.get("higher_is_better", True)) for r in rows}
+
+
+def overview_board(agg: pd.DataFrame, directions: dict) -> Board:
+    """Methods x tasks: the macro average over languages († = not all of the task's languages), a coverage
+    column (task-languages covered / expected) and a rank (mean rank over the tasks a row has)."""
+    if agg.empty:
+        return Board(pd.DataFrame())
+    agg = agg.assign(task_key=agg["task"] + " " + agg["metric"])
+    expected = agg.groupby("task_key")["language"].nunique()
+    values, text, covered = {}, {}, {}
+    for key, part in agg.groupby(_ROW_KEYS + ["task_key"], sort=True):
+        idx, task_key = tuple(key[:-1]), key[-1]
+        value, n = macro(part), part["language"].nunique()
+        values.setdefault(idx, {})[task_key] = value
+        text.setdefault(idx, {})[task_key] = fmt(value) + ("†" if n < expected[task_key] else "")
+        covered[idx] = covered.get(idx, 0) + n
+    total = int(expected.sum())
+    index = pd.MultiIndex.from_tuples(sorted(values), names=_ROW_KEYS)
+    columns = sorted(expected.index)
+    value_frame = pd.DataFrame.from_dict(values, orient="index").reindex(index=index, columns=columns)
+    text_frame = pd.DataFrame.from_dict(text, orient="index").reindex(index=index, columns=columns).fillna(MISSING)
+    text_frame["coverage"] = [f"{covered[idx]}/{total}" for idx in index]
+    higher = {c: directions.get(tuple(c.split(" ", 1)), True) for c in columns}
+    return Board(text_frame, value_frame, higher, rank=True)
+
+
+def task_boards(agg: pd.DataFrame, directions: dict, reasons: dict) -> dict[str, Board]:
+    """Per task: methods x test columns ("mean ± sd" over seeds) and the macro average; a missing cell
+    says whether it failed, is not applicable or is not in the grid."""
+    boards = {}
+    if agg.empty:
+        return boards
+    agg = agg.assign(task_key=agg.apply(_task_key, axis=1))
+    for task_key, part in agg.groupby("task_key", sort=True):
+        task, metric = part["task"].iloc[0], part["metric"].iloc[0]
+        languages = dict(zip(part["column"], part["language"]))
+        values = part.pivot_table(index=_ROW_KEYS, columns="column", values="mean", aggfunc="first")
+        text = pd.DataFrame(index=values.index, columns=values.columns, dtype=object)
+        cells = {(tuple(r[k] for k in _ROW_KEYS), r["column"]): _fmt(r["mean"], r["sd"], r["seeds"]) for _, r in part.iterrows()}
+        for idx in values.index:
+            for column in values.columns:
+                method, _, encoder, layer = idx
+                text.at[idx, column] = cells.get((idx, column)) or reasons.get(
+                    (method, encoder, layer, task, languages[column]), MISSING)
+        values["avg"] = [macro(group) for _, group in part.groupby(_ROW_KEYS, sort=True)]
+        text["avg"] = [fmt(v) for v in values["avg"]]
+        higher = directions.get((task, metric), True)
+        boards[task_key] = Board(text.sort_index(), values.sort_index(), {c: higher for c in values.columns})
+    return boards
+
+
+def text_board(table: pd.DataFrame) -> Board:
+    return Board(table)
+
+
+def failures_table(errors: list[dict], finished: set[str]) -> pd.DataFrame:
+    rows = sorted({(e["method_label"], e["task"], e["language"], e.get("encoder", ""), f"L{e['layer']}", e["error_type"],
+                    (e.get("message") or "")[:160]) for e in errors if e["cell_id"] not in finished})
+    return pd.DataFrame(rows, columns=["method", "task", "language", "encoder", "layer", "error", "message"])
+
+
+def _provenance(rows: list[dict]) -> str:
+    shas = sorted({r.get("git_sha", "")[:10] for r in rows if r.get("git_sha")})
+    versions = sorted({r.get("harness_version", "") for r in rows if r.get("harness_version")})
+    finished = max((r.get("finished_at", "") for r in rows), default="")
+    return (f"{len(rows)} result rows; harness {', '.join(versions) or 'unknown'}; code {', '.join(shas[-3:]) or 'unknown'}"
+            f"{' (+%d older)' % (len(shas) - 3) if len(shas) > 3 else ''}; last cell finished {finished[:19] or 'never'} UTC")
+
+
+def render(rows: list[dict], errors: list[dict], out_dir: Path, not_applicable: list[dict] = (),
+           results_dir: Path | None = None, figures: bool = True) -> list[Path]:
+    """Write README.md and one Markdown file per task, index.html (with figures) and a page per method.
+    `results_dir` holds the per-item files: without it, the comparisons with intervals are left out."""
+    from bench import compare, methodpages, plots
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    raw = list(rows)
     rows = pool_training_seeds(rows)
-    agg = aggregate(rows)
-    over, cats, tasks, transfer = overview(agg), category_table(agg), task_tables(agg), transfer_table(rows)
-    diagnostics, correlations = diagnostics_table(rows), correlation_table(rows)
-    weight_changing = weight_changing_table(rows)
-    robustness = robustness_tables(rows)
-    tasks.update(task_tables(aggregate(rows, kind="diagnostic")))
-    synthetic = task_tables(aggregate(rows, kind="synthetic"))
-    paper_tables = table1(rows)
-    tasks.update(synthetic)
+    directions = _directions(rows)
     finished = {r["cell_id"] for r in rows}
-    failed = pd.DataFrame(
-        sorted({(e["method_label"], e["task"], e["language"], f"L{e['layer']}", e["error_type"]) for e in errors
-                if e["cell_id"] not in finished}),
-        columns=["method", "task", "language", "layer", "error"])
-    intro = ("Generated by `alignbench leaderboard` from results.jsonl — do not edit by hand. Scores x100; main metric per task; "
-             "task averages are macro averages over the languages a method covers (coverage shown when incomplete); "
-             f"`{MISSING}` = no result.")
-    written = []
-    md = ["# alignbench leaderboard", "", intro, "", "## Overview (method x task)", "", _markdown(over), "",
-          "## By category", "", _markdown(cats), ""]
-    if not weight_changing.empty:
-        md += ["## Weight-changing methods against original and the best map", "", _WEIGHT_CHANGING_NOTE, "",
-               _markdown(weight_changing), ""]
-    if not transfer.empty:
-        md += ["## Zero-shot transfer (train on the source language, test the others)", "", _TRANSFER_NOTE, "",
-               _markdown(transfer), ""]
-    for key, table in robustness.items():
-        md += [f"## Robustness to real typos: {key}", "", _ROBUSTNESS_NOTE, "", _markdown(table), ""]
-    for key, table in paper_tables.items():
-        md += [f"## Table-1 view ({key})", "", _TABLE1_NOTE, "", _markdown(table), ""]
-    if not diagnostics.empty:
-        md += ["## Diagnostics (method x diagnostic)", "", _DIAGNOSTICS_NOTE, "", _markdown(diagnostics), ""]
-    if not correlations.empty:
-        md += ["## Do diagnostics predict task scores?", "", _CORRELATION_NOTE, "", _markdown(correlations), ""]
-    for key, table in synthetic.items():
-        md += [f"## Synthetic check: {key}", "", _SYNTHETIC_NOTE, "", _markdown(table), ""]
-    md += ["## Per task and diagnostic", ""] + [f"- [{key}]({_slug(key)}.md)" for key in tasks]
+    reasons = missing_reasons(errors, list(not_applicable), finished)
+    agg = aggregate(rows)
+    intro = ("Generated by `alignbench leaderboard` from results.jsonl — do not edit by hand. Scores x100; main metric per "
+             "task; averages are macro averages over languages († = not all of the task's languages; coverage column); "
+             f"`{MISSING}` = not in the grid, `{NOT_APPLICABLE}` = not applicable, `{FAILED}` = failed (listed at the top); "
+             "best per column in bold; ↑/↓ = higher/lower is better.")
+    failed = failures_table(errors, finished)
+    top = "" if failed.empty else "Failed cells (no result): " + "; ".join(
+        f"{r.method} {r.task} {r.language} {r.encoder} {r.layer}: {r.error}" for r in failed.itertuples())
+    sections: list[Section] = []
     if not failed.empty:
-        md += ["", "## Failed cells (no result)", "", failed.to_markdown(index=False)]
+        sections.append(Section("Failed cells", "The latest attempt of these cells failed; they have no result.",
+                                Board(failed.set_index("method"))))
+    setup = compare.default_setup(raw) if results_dir is not None else None
+    methods_cmp, category_cells = [], []
+    if setup is not None:
+        cache = compare.IntervalCache(Path(results_dir) / "intervals.jsonl")
+        try:
+            methods_cmp = compare.compare_methods(raw, results_dir, *setup, cache=cache)
+            category_cells = compare.compare_categories(raw, results_dir, *setup, cache=cache, methods=methods_cmp)
+        except FileNotFoundError as error:  # rows written before per-item results existed
+            sections.append(Section("Category comparison", f"Not shown: {error}."))
+    if category_cells:
+        figure = plots.category_plot(_category_points(category_cells)) if figures else ""
+        sections.append(Section(f"Category comparison ({setup[0]} L{setup[1]})", compare.category_legend(),
+                                Board(compare.comparison_table(category_cells)), figure))
+    sections.append(Section("Overview (method × task)", "Macro average over languages per task (main metric); rank = by "
+                            "mean rank over the tasks a row has.", overview_board(agg, directions)))
+    if methods_cmp:
+        sections.append(Section(f"Every method against original ({setup[0]} L{setup[1]})",
+                                "Δ versus original [95% CI], macro over original's languages; * = Benjamini-Hochberg "
+                                "adjusted p < 0.05 over this table; original's own row is its score [95% CI].",
+                                Board(compare.methods_table(methods_cmp))))
+    weight_changing, transfer = weight_changing_table(rows), transfer_table(rows)
+    if not weight_changing.empty:
+        sections.append(Section("Weight-changing methods against original and the best map", _WEIGHT_CHANGING_NOTE,
+                                Board(weight_changing)))
+    if not transfer.empty:
+        sections.append(Section("Zero-shot transfer (train on the source language, test the others)", _TRANSFER_NOTE,
+                                Board(transfer)))
+    for key, table in robustness_tables(rows).items():
+        sections.append(Section(f"Robustness to real typos: {key}", _ROBUSTNESS_NOTE, Board(table)))
+    for key, table in table1(rows).items():
+        sections.append(Section(f"Table-1 view ({key})", _TABLE1_NOTE, Board(table)))
+    diagnostics, correlations = diagnostics_table(rows), correlation_table(rows)
+    if not diagnostics.empty:
+        sections.append(Section("Diagnostics (method × diagnostic)", _DIAGNOSTICS_NOTE, Board(diagnostics)))
+    if not correlations.empty:
+        sections.append(Section("Do diagnostics predict task scores?", _CORRELATION_NOTE, Board(correlations)))
+    synthetic = task_boards(aggregate(rows, kind="synthetic"), directions, reasons)
+    for key, board in synthetic.items():
+        sections.append(Section(f"Synthetic check: {key}", _SYNTHETIC_NOTE, board))
+    layers = _layer_points(agg)
+    if figures and not layers.empty:
+        sections.append(Section("Layer comparison", "Macro average per method at each layer (same encoder).",
+                                figure=plots.layer_plot(layers)))
+    tasks = task_boards(agg, directions, reasons)
+    tasks.update(task_boards(aggregate(rows, kind="diagnostic"), directions, reasons))
     inapplicable = not_applicable_table(list(not_applicable))
-    if not inapplicable.empty:
-        md += ["", "## Not applicable (planned, never run)", "", _NOT_APPLICABLE_NOTE, "",
-               inapplicable.to_markdown(index=False)]
-    (out_dir / "README.md").write_text("\n".join(md) + "\n", encoding="utf-8")
+    tail = [Section("Not applicable (planned, never run)", _NOT_APPLICABLE_NOTE, Board(inapplicable.set_index("method")))
+            ] if not inapplicable.empty else []
+    written = []
+    links = "\n".join(f"- [{key}]({_slug(key)}.md)" for key in tasks)
+    md = page_markdown("alignbench leaderboard", intro, sections + tail) + f"\n## Per task and diagnostic\n\n{links}\n"
+    (out_dir / "README.md").write_text(md, encoding="utf-8")
     written.append(out_dir / "README.md")
-    for key, table in tasks.items():
+    for key, board in tasks.items():
         path = out_dir / f"{_slug(key)}.md"
-        path.write_text(f"# {key}\n\n{intro}\n\n{_markdown(table)}\n", encoding="utf-8")
+        path.write_text(f"# {key}\n\n{intro}\n\n{to_markdown(board)}\n", encoding="utf-8")
         written.append(path)
-    body = [f"<h1>alignbench leaderboard</h1><p>{html.escape(intro)}</p>", "<h2>Overview</h2>", _html_table(over),
-            "<h2>By category</h2>", _html_table(cats)]
-    if not weight_changing.empty:
-        body += ["<h2>Weight-changing methods against original and the best map</h2>",
-                 f"<p>{html.escape(_WEIGHT_CHANGING_NOTE)}</p>", _html_table(weight_changing)]
-    if not transfer.empty:
-        body += ["<h2>Zero-shot transfer</h2>", f"<p>{html.escape(_TRANSFER_NOTE)}</p>", _html_table(transfer)]
-    for key, table in robustness.items():
-        body += [f"<h2>Robustness to real typos: {html.escape(key)}</h2>", f"<p>{html.escape(_ROBUSTNESS_NOTE)}</p>",
-                 _html_table(table)]
-    for key, table in paper_tables.items():
-        body += [f"<h2>Table-1 view ({html.escape(key)})</h2>", f"<p>{html.escape(_TABLE1_NOTE)}</p>", _html_table(table)]
-    if not diagnostics.empty:
-        body += ["<h2>Diagnostics</h2>", f"<p>{html.escape(_DIAGNOSTICS_NOTE)}</p>", _html_table(diagnostics)]
-    if not correlations.empty:
-        body += ["<h2>Do diagnostics predict task scores?</h2>", f"<p>{html.escape(_CORRELATION_NOTE)}</p>",
-                 _html_table(correlations)]
-    for key, table in tasks.items():
-        note = f"<p>{html.escape(_SYNTHETIC_NOTE)}</p>" if key in synthetic else ""
-        body += [f"<h2>{html.escape(key)}</h2>", note, _html_table(table)]
-    if not failed.empty:
-        body += ["<h2>Failed cells</h2>", _html_table(failed.set_index("method"))]
-    if not inapplicable.empty:
-        body += ["<h2>Not applicable</h2>", f"<p>{html.escape(_NOT_APPLICABLE_NOTE)}</p>",
-                 _html_table(inapplicable.set_index("method"))]
-    page = f"<!doctype html><html><head><meta charset='utf-8'><title>alignbench leaderboard</title><style>{_CSS}</style></head><body>{''.join(body)}</body></html>\n"
+    task_sections = [Section("Per task and diagnostic")]
+    for key, board in tasks.items():
+        heat = ""
+        if figures and setup is not None and not key.startswith(_NO_HEATMAP):
+            heat = _heatmap(board, setup, key, plots)
+        task_sections.append(Section(key, "", board, heat, level=3))
+    pages = methodpages.write(raw, out_dir / "methods", methods_cmp) if results_dir is not None else []
+    method_links = "" if not pages else "<p>Method pages: " + " · ".join(
+        f"<a href='methods/{p.name}'>{html.escape(p.stem)}</a>" for p in pages) + "</p>"
+    page = page_html("alignbench leaderboard", html.escape(_provenance(raw)) + method_links, sections + task_sections + tail,
+                     top=f"<div class='failures'>{html.escape(top)}</div>" if top else "")
     (out_dir / "index.html").write_text(page, encoding="utf-8")
     written.append(out_dir / "index.html")
-    return written
+    return written + pages
+
+
+_NO_HEATMAP = ("isotropy", "isomorphism", "neutrality")  # diagnostics: a difference from original is not a gain
+
+
+def _category_points(cells) -> pd.DataFrame:
+    points = []
+    for c in cells:
+        if c.best is None or c.best.vs_original is None:
+            continue
+        d = c.best.vs_original
+        points.append({"task": c.setup.key, "category": c.category.value, "method": c.best.method, "delta": d.delta,
+                       "low": d.low, "high": d.high, "winner": c.is_winner, "tied": c.tied_with_winner})
+    return pd.DataFrame(points, columns=["task", "category", "method", "delta", "low", "high", "winner", "tied"])
+
+
+def _layer_points(agg: pd.DataFrame) -> pd.DataFrame:
+    """Methods with results at two layers of one encoder: (task, method, x = lower layer, y = higher)."""
+    if agg.empty:
+        return pd.DataFrame()
+    per = {(k[0], k[1], k[2], k[3]): macro(g) for k, g in agg.groupby(["task", "method_label", "encoder", "layer"])}
+    layers = sorted({k[3] for k in per})
+    if len(layers) < 2:
+        return pd.DataFrame()
+    low, high = layers[0], layers[-1]
+    points = [{"task": t, "method": m, "x": v, "y": per[(t, m, e, high)]} for (t, m, e, l), v in sorted(per.items())
+              if l == low and (t, m, e, high) in per]
+    frame = pd.DataFrame(points)
+    frame.attrs["layers"] = (low, high)
+    return frame
+
+
+def _heatmap(board: Board, setup: tuple[str, int], key: str, plots) -> str:
+    """Δ versus original per method and test column at the comparison's encoder and layer."""
+    values = board.values
+    if values is None or values.empty:
+        return ""
+    encoder, layer = setup
+    at = values[[idx[2] == encoder and idx[3] == layer for idx in values.index]].drop(columns=["avg"], errors="ignore")
+    control = [idx for idx in at.index if idx[0] == "original"]
+    if not control or len(at) < 2:
+        return ""
+    deltas = at.drop(index=control) - at.loc[control[0]]
+    deltas.index = [idx[0] for idx in deltas.index]
+    higher = next(iter(board.higher_is_better.values()), True)
+    return plots.delta_heatmap(deltas, f"{key.split(' (')[0]} at {encoder} L{layer}", higher)
 
 
 def transfer_table(rows: list[dict]) -> pd.DataFrame:
@@ -505,4 +645,4 @@ def render_results(results: Path, out_dir: Path) -> list[Path]:
     if not Path(results).is_file():
         raise FileNotFoundError(f"no results file {results} (run a grid first, or pass --results)")
     store = ResultStore(Path(results).parent, Path(results))
-    return render(store.current_rows(), store.errors(), out_dir, store.not_applicable())
+    return render(store.current_rows(), store.errors(), out_dir, store.not_applicable(), results_dir=Path(results).parent)

@@ -21,8 +21,8 @@ def test_seeds_are_averaged_and_missing_cells_are_not_zero(tmp_path):
     assert table.loc[("original", "control", "e5", 8), "zh"] == MISSING
     render(ROWS, [], tmp_path)
     overview = (tmp_path / "README.md").read_text()
-    assert "81.0" in overview  # procrustes macro average of 91 and 71
-    assert "80.0 (1/2)" in overview  # original covers one of two languages
+    assert "| **81.0** |" in overview  # procrustes macro average of 91 and 71, the best of its column
+    assert "| 80.0† | 1/2 |" in overview  # original covers one of two languages: marked, coverage in its own column
     assert "| 0.0" not in overview
 
 
@@ -32,7 +32,7 @@ def test_rendering_is_deterministic(tmp_path):
     comparison = filecmp.dircmp(tmp_path / "a", tmp_path / "b")
     assert not comparison.diff_files and not comparison.left_only
     html = (tmp_path / "a" / "index.html").read_text()
-    assert html.startswith("<!doctype html>") and "<table" in html and "http" not in html
+    assert html.startswith("<!doctype html>") and "<table" in html and "<script src" not in html and "<link" not in html
 
 
 def test_failed_cells_are_listed(tmp_path):
@@ -47,8 +47,11 @@ def test_committed_leaderboard_is_up_to_date(tmp_path):
     assert results.is_file(), "results/results.jsonl is committed with the default grid's results"
     render_results(results, tmp_path)
     committed = REPO / "leaderboard"
-    for path in sorted(tmp_path.iterdir()):
-        assert (committed / path.name).read_text() == path.read_text(), f"leaderboard/{path.name} is stale: run `alignbench leaderboard`"
+    fresh = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    for name in fresh:
+        assert (committed / name).read_text() == (tmp_path / name).read_text(), f"leaderboard/{name} is stale: run `alignbench leaderboard`"
+    stale = sorted(p.relative_to(committed) for p in committed.rglob("*") if p.is_file() and p.relative_to(committed) not in fresh)
+    assert not stale, f"leaderboard files no rendering writes any more: {stale}"
 
 
 def _diag(method, lang, metric, value, higher=True, main=True, seed=0):

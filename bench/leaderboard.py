@@ -232,7 +232,7 @@ _SYNTHETIC_NOTE = ("SYNTHETIC DATA (kind = synthetic): simulated Gaussian word c
 _CORRELATION_NOTE = ("Pearson r between a diagnostic and a task's main metric over every (method, encoder, layer, "
                      "language) that has both, as pooled / within-language (each language's mean removed from both "
                      "sides first, so differences between languages do not drive it); (n) = number of points. "
-                     "Also: `alignbench compare`.")
+                     "Also: `alignbench compare-diagnostics`.")
 
 
 def _markdown(table: pd.DataFrame) -> str:

@@ -220,6 +220,49 @@ def compare_methods(rows: list[dict], results_dir: Path, encoder: str, layer: in
                        float(next(it)) if c.vs_original is not None else None) for c in out]
 
 
+@dataclass(frozen=True)
+class CellInterval:
+    """One method on one task column (language, subset) at one encoder and layer."""
+
+    method: str
+    encoder: str
+    layer: int
+    task: str
+    metric: str
+    language: str
+    subset: str
+    score: PairedDifference
+    vs_original: PairedDifference | None
+    p_adjusted: float | None = None
+
+
+def per_column(rows: list[dict], results_dir: Path, n_resamples: int = N_RESAMPLES,
+               cache: IntervalCache | None = None) -> list[CellInterval]:
+    """Every (method, encoder, layer, task, language, subset) with per-item results: the score's 95% CI
+    (items and seeds resampled) and the paired difference from original on the same items, with
+    Benjamini-Hochberg over all of them. Main metrics of tasks and of CBLI/BLI; synthetic data excluded."""
+    rows = _pool([r for r in rows if r.get("is_main") and not r["metric"].startswith("baseline_") and r.get("items")
+                  and (r.get("kind", "task") == "task" or r["task"] in TABLE1_WORD_TASKS)])
+    items, cache = _Items(results_dir), cache or IntervalCache(Path(results_dir) / "intervals.jsonl")
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        key = (r["method_label"], r["encoder"], r["layer"], r["task"], r["metric"], r["protocol"], str(r["task_version"]),
+               r["language"], r.get("subset") or "")
+        groups.setdefault(key, []).append(r)
+    out = []
+    for key, group in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0]))):
+        method, encoder, layer, task, metric, protocol, version, language, subset = key
+        score = _bootstrap(cache, group, None, items, metric, n_resamples)
+        control = groups.get((CONTROL,) + key[1:])
+        delta = None
+        if control is not None and method != CONTROL:
+            delta = _bootstrap(cache, group, control, items, metric, n_resamples)
+        out.append(CellInterval(method, encoder, layer, task, metric, language, subset, score, delta))
+    adjusted = iter(adjust([c.vs_original.p_value for c in out if c.vs_original is not None]))
+    return [CellInterval(**{**c.__dict__, "p_adjusted": float(next(adjusted)) if c.vs_original is not None else None})
+            for c in out]
+
+
 def partial_methods(rows: list[dict], encoder: str, layer: int) -> dict[tuple[str, str], list[tuple[str, str]]]:
     """(task, metric) -> (method, category) that have results on some but not all of original's languages."""
     rows = comparable_rows(rows, encoder, layer)

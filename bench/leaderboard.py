@@ -481,12 +481,13 @@ def render(rows: list[dict], errors: list[dict], out_dir: Path, not_applicable: 
         sections.append(Section("Failed cells", "The latest attempt of these cells failed; they have no result.",
                                 Board(failed.set_index("method"))))
     setup = compare.default_setup(raw) if results_dir is not None else None
-    methods_cmp, category_cells = [], []
+    methods_cmp, category_cells, column_cells = [], [], []
     if setup is not None:
         cache = compare.IntervalCache(Path(results_dir) / "intervals.jsonl")
         try:
             methods_cmp = compare.compare_methods(raw, results_dir, *setup, cache=cache)
             category_cells = compare.compare_categories(raw, results_dir, *setup, cache=cache, methods=methods_cmp)
+            column_cells = compare.per_column(raw, results_dir, cache=cache)
         except FileNotFoundError as error:  # rows written before per-item results existed
             sections.append(Section("Category comparison", f"Not shown: {error}."))
     if category_cells:
@@ -543,7 +544,7 @@ def render(rows: list[dict], errors: list[dict], out_dir: Path, not_applicable: 
         if figures and setup is not None and not key.startswith(_NO_HEATMAP):
             heat = _heatmap(board, setup, key, plots)
         task_sections.append(Section(key, "", board, heat, level=3))
-    pages = methodpages.write(raw, out_dir / "methods", methods_cmp) if results_dir is not None else []
+    pages = methodpages.write(raw, out_dir / "methods", methods_cmp, column_cells) if results_dir is not None else []
     method_links = "" if not pages else "<p>Method pages: " + " · ".join(
         f"<a href='methods/{p.name}'>{html.escape(p.stem)}</a>" for p in pages) + "</p>"
     page = page_html("alignbench leaderboard", html.escape(_provenance(raw)) + method_links, sections + task_sections + tail,

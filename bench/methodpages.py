@@ -68,7 +68,26 @@ def _scores(label: str, rows: list[dict], control: list[dict]) -> pd.DataFrame:
     return frame.reindex(sorted(frame.columns), axis=1).fillna("—")
 
 
-def write(raw_rows: list[dict], folder: Path, comparisons: list) -> list[Path]:
+def _intervals(label: str, cells: list) -> pd.DataFrame:
+    """Per task column: score [95% CI] and Δ original [95% CI] with the BH mark (bench.compare.per_column)."""
+    mine = [c for c in cells if c.method == label]
+    if not mine:
+        return pd.DataFrame()
+    table = {}
+    for c in mine:
+        text = f"{fmt(c.score.delta)} [{fmt(c.score.low)}, {fmt(c.score.high)}]"
+        if c.vs_original is not None:
+            d = c.vs_original
+            mark = "*" if c.p_adjusted is not None and c.p_adjusted < 0.05 else ""
+            text += f" Δ {fmt(d.delta, True)} [{fmt(d.low, True)}, {fmt(d.high, True)}]{mark}"
+        column = c.language + (f" ({c.subset})" if c.subset else "")
+        table.setdefault((c.task, c.metric, c.encoder, f"L{c.layer}"), {})[column] = text
+    frame = pd.DataFrame.from_dict(table, orient="index")
+    frame.index = pd.MultiIndex.from_tuples(frame.index, names=["task", "metric", "encoder", "layer"])
+    return frame.reindex(sorted(frame.columns), axis=1).fillna("—")
+
+
+def write(raw_rows: list[dict], folder: Path, comparisons: list, cells: list = ()) -> list[Path]:
     from bench.leaderboard import pool_training_seeds
     from bench.registry import load_registry
 
@@ -94,6 +113,11 @@ def write(raw_rows: list[dict], folder: Path, comparisons: list) -> list[Path]:
                                    "BH-adjusted p": f"{c.p_adjusted:.3g}"} for c in mine]).set_index("task")
             sections.append(Section("Against original, with intervals", "Macro over original's languages at the "
                                     "comparison's encoder and layer (see the main page).", Board(frame)))
+        intervals = _intervals(label, list(cells))
+        if not intervals.empty:
+            sections.append(Section("Per language, with intervals", "Score [95% CI] and Δ original [95% CI] on the "
+                                    "same items (items and seeds resampled); * = Benjamini-Hochberg adjusted p < 0.05 "
+                                    "over every method x task x language of the leaderboard.", Board(intervals)))
         path = folder / f"{_slug(label)}.html"
         meta = f"<a href='../index.html'>← leaderboard</a> · {html.escape(own[0]['category'])}"
         path.write_text(page_html(f"alignbench: {label}", meta, sections), encoding="utf-8")

@@ -83,3 +83,13 @@ def test_cli_prints_a_pasteable_table(planted, capsys):
     out = capsys.readouterr().out
     assert "Categories compared at encoder enc, layer 8" in out and "▲ map-a" in out and "no runnable method" in out
     assert "| map-b" in out  # the per-method table
+
+
+def test_per_column_intervals_pair_each_language_with_original(planted):
+    results_dir, rows = planted
+    cells = {(c.method, c.language): c for c in compare.per_column(rows, results_dir)}
+    boost, null = cells[("map-a", "de")], cells[("map-b", "de")]
+    assert boost.vs_original.low > 0 and boost.p_adjusted < 0.05
+    assert null.vs_original.delta == 0 and null.p_adjusted >= 0.05
+    assert cells[("original", "de")].vs_original is None
+    assert boost.score.low < boost.score.delta < boost.score.high

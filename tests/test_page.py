@@ -101,6 +101,7 @@ def test_page_with_per_item_results_has_the_category_comparison_figures_and_meth
     assert page.count("<svg") >= 2  # the category plot and the task heatmap
     method_page = tmp_path / "board" / "methods" / "map-a.html"
     assert method_page in written and "Against original, with intervals" in method_page.read_text()
+    assert "Per language, with intervals" in method_page.read_text()
     again = tmp_path / "again"
     render(list(reversed(rows)), [], again, results_dir=results_dir)
     assert (again / "index.html").read_text() == page  # deterministic, figures included

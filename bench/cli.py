@@ -30,6 +30,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", type=int, help="torch CPU threads")
     run.add_argument("--method-file", action="append", default=[], help="extra method/task file to register (repeatable)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--executor", choices=("local", "ray", "submitit"), default="local",
+                     help="where cells run: here (default), on Ray (pip install -e '.[ray]') or through submitit "
+                          "(Slurm, else local processes; pip install -e '.[slurm]')")
+    run.add_argument("--address", help="Ray: address of an existing cluster ('auto', 'ray://host:10001'); default: "
+                                       "start a local one")
+    run.add_argument("--workers", type=int, help="Ray: CPUs of the local cluster; submitit: jobs at once (default 2)")
+    run.add_argument("--submitit-folder", default="submitit-logs", help="submitit: folder for its logs and pickles")
 
     prune = sub.add_parser("prune", help="drop result rows that the grid's current cells supersede (older task or "
                                          "method version, other encoder weights), then re-render the leaderboard")
@@ -120,7 +127,12 @@ def _runner(args, tracking: bool):
     def factory(name: str, batch_size: int):
         return resolve_encoder(name, cache, batch_size=batch_size, threads=options.threads)
 
-    return Runner(spec, options, factory, registry)
+    executor = None
+    if getattr(args, "executor", "local") != "local":
+        from bench.executors import make_executor
+
+        executor = make_executor(args.executor, args.address, args.workers, args.submitit_folder)
+    return Runner(spec, options, factory, registry, executor)
 
 
 def _run(args) -> int:

@@ -51,6 +51,8 @@ def delta_heatmap(deltas: pd.DataFrame, title: str, higher_is_better: bool = Tru
 def category_plot(points: pd.DataFrame) -> str:
     """One panel per task: each category's best method, Δ versus original with its 95% CI.
     `points` columns: task, category, method, delta, low, high, winner (bool), tied (bool)."""
+    if points.empty:
+        return ""
     plt = _pyplot()
     tasks = list(dict.fromkeys(points["task"]))
     columns = min(4, len(tasks))
@@ -76,6 +78,8 @@ def category_plot(points: pd.DataFrame) -> str:
 def layer_plot(points: pd.DataFrame) -> str:
     """Per task: each method's macro score at the lower layer (x) against the higher one (y).
     `points` columns: task, method, x, y; attrs['layers'] = (lower, higher)."""
+    if points.empty:
+        return ""
     plt = _pyplot()
     low, high = points.attrs.get("layers", ("lower", "higher"))
     tasks = list(dict.fromkeys(points["task"]))

@@ -24,6 +24,7 @@ from bench.artifacts import ArtifactStore
 from bench.cache import CachedEncoder, EmbeddingCache, sweep_temporary
 from bench.encoders.base import Encoder, trainable_model
 from bench.encoders.transformers_encoder import TransformersEncoder
+from bench.executors import CellError, CellOutcome, Executor, LocalExecutor
 from bench.finetune import CheckpointStore, TrainableModel, TrainingData
 from bench.grid import GridSpec, expand, instantiate, task_layers
 from bench.items import ItemStore
@@ -297,9 +298,11 @@ class Plan:
 
 class Runner:
     def __init__(self, spec: GridSpec, options: RunOptions, encoder_factory: EncoderFactory,
-                 registry: Registry | None = None):
+                 registry: Registry | None = None, executor: Executor | None = None):
+        """`executor`: where cells run (None: here, one after another, as LocalExecutor)."""
         registry = registry or load_registry(options.extra_files)
         self.spec, self.options, self.registry = spec, options, registry
+        self.executor = executor
         self.encoder_factory = encoder_factory
         self.store = ResultStore(options.out_dir)
         self.items = ItemStore(self.store.path.parent)
@@ -428,30 +431,31 @@ class Runner:
             journal.open(run_id, self.options.tracking_uri, self._experiment)
         tracker.start_grid(f"{self.spec.name}-{run_id}", {"grid": self.spec.name, "run_id": run_id, "cells_planned": summary.planned,
                                                           "cells_to_run": len(plan.todo)}, run_id)
-        iterator = plan.todo
+        bar = None
         if self.options.progress:
             from tqdm.auto import tqdm
 
-            iterator = tqdm(plan.todo, desc="grid", unit="cell")
+            bar = tqdm(total=len(plan.todo), desc="grid", unit="cell")
+        executor = self.executor or LocalExecutor()
         try:
-            for resolved in iterator:
-                cell = resolved.cell
-                if self.options.progress:
-                    iterator.set_postfix_str(f"{cell.method.label} {cell.task.label} {cell.language} L{cell.layer}")
-                base = self._cell_encoder(cell, plan.encoders)
-                # one forward pass fills the cache for every layer this task will ask for, and no more
-                base.prefetch_layers = task_layers(cell.task, self._encoder_choices[cell.encoder])
-                self._run_cell(resolved, base, tracker, context, summary)
+            for resolved, outcome in executor.map(self, plan.todo):
+                self._record(resolved, outcome, tracker, context, summary)
+                if bar is not None:
+                    cell = resolved.cell
+                    bar.set_postfix_str(f"{cell.method.label} {cell.task.label} {cell.language} L{cell.layer}")
+                    bar.update()
         except BaseException:
             tracker.end_grid(failed=True)
             raise
+        finally:
+            if bar is not None:
+                bar.close()
         tracker.end_grid(failed=summary.failed > 0)
         if tracker.healthy:  # every cell this run recorded is in the mirror
             journal.close(run_id)
         summary.warnings += tracker.warnings
-        every_encoder = list(plan.encoders.values()) + self.checkpoints.encoders() + list(self._swapped.values())
-        summary.encoder_calls = sum(e.encoder_calls for e in every_encoder)
-        summary.encode_seconds = sum(e.encode_seconds for e in every_encoder)
+        summary.encoder_calls += self.encoder_calls()[0]
+        summary.encode_seconds += self.encoder_calls()[1]
         summary.superseded = len(self.superseded())
         summary.seconds = time.perf_counter() - start
         return summary
@@ -486,16 +490,20 @@ class Runner:
         """Paths under the data root written relative to it, so records do not depend on where it lives."""
         return text.replace(f"{self.options.data_dir}/", "").replace(str(self.options.data_dir), ".")
 
-    # Stages 2-4 for one cell
-    def _run_cell(self, resolved: ResolvedCell, base: CachedEncoder, tracker, context: dict, summary: RunSummary):
-        cell, cell_id = resolved.cell, resolved.cell_id
+    def encoder_calls(self) -> tuple[int, float]:
+        """(calls, seconds) of every encoder this runner built: how often a forward pass actually ran."""
+        every = list(self.plan().encoders.values()) + self.checkpoints.encoders() + list(self._swapped.values())
+        return sum(e.encoder_calls for e in every), sum(e.encode_seconds for e in every)
+
+    # Stages 2-3 for one cell: no write to the results, errors or MLflow (an executor's worker runs this)
+    def execute(self, resolved: ResolvedCell) -> CellOutcome:
+        cell = resolved.cell
+        base = self._cell_encoder(cell, self.plan().encoders)
+        # one forward pass fills the cache for every layer this task will ask for, and no more
+        base.prefetch_layers = task_layers(cell.task, self._encoder_choices[cell.encoder])
         started = _now()
+        calls_before, seconds_before = self.encoder_calls()
         task_entry, method_entry, task = resolved.task, resolved.method, resolved.task_obj
-        base_tags = {"category": method_entry.spec.category.value, "task": cell.task.name, "language": cell.language,
-                     "method": cell.method.label, "cell_id": cell_id}
-        params = {"encoder": cell.encoder, "layer": cell.layer, "seed": cell.seed, "language": cell.language,
-                  "method": cell.method.label, "task": cell.task.label, **{f"method.{k}": v for k, v in cell.method.params},
-                  **{f"task.{k}": v for k, v in cell.task.params}}
         try:
             if resolved.planning_error:
                 raise RuntimeError(resolved.planning_error)
@@ -533,17 +541,46 @@ class Runner:
                 if not np.isfinite(score.value):
                     raise ValueError(f"task {cell.task.name} produced a non-finite {score.metric} for {cell.language}")
                 check_items_reproduce(cell.task.name, cell.language, score)
-            items_file = self.items.save(cell_id, scores)
         except Exception as error:  # one failing cell never kills the grid
-            message = self._relative(str(error))
+            calls, seconds = self.encoder_calls()
+            return CellOutcome(resolved.cell_id, started, _now(), error=CellError(
+                type(error).__name__, self._relative(str(error)), self._relative(traceback.format_exc())),
+                encoder_calls=calls - calls_before, encode_seconds=seconds - seconds_before)
+        calls, seconds = self.encoder_calls()
+        return CellOutcome(resolved.cell_id, started, _now(), tuple(scores), anchors, fit_seconds, eval_seconds,
+                           encoder_calls=calls - calls_before, encode_seconds=seconds - seconds_before)
+
+    # Stage 4: the driver records what a cell gave (the only writer of results, errors and MLflow)
+    def _record(self, resolved: ResolvedCell, outcome: CellOutcome, tracker, context: dict, summary: RunSummary) -> None:
+        cell, cell_id = resolved.cell, resolved.cell_id
+        task_entry, method_entry, task = resolved.task, resolved.method, resolved.task_obj
+        base_tags = {"category": method_entry.spec.category.value, "task": cell.task.name, "language": cell.language,
+                     "method": cell.method.label, "cell_id": cell_id}
+        params = {"encoder": cell.encoder, "layer": cell.layer, "seed": cell.seed, "language": cell.language,
+                  "method": cell.method.label, "task": cell.task.label, **{f"method.{k}": v for k, v in cell.method.params},
+                  **{f"task.{k}": v for k, v in cell.task.params}}
+        if self.executor is not None:  # a worker's encoder calls are not this process's
+            summary.encoder_calls += outcome.encoder_calls
+            summary.encode_seconds += outcome.encode_seconds
+        error = outcome.error
+        items_file = ""
+        if error is None:
+            try:
+                items_file = self.items.save(cell_id, outcome.scores)
+            except OSError as failure:
+                error = CellError(type(failure).__name__, str(failure), traceback.format_exc())
+        if error is not None:
             summary.failed += 1
-            summary.errors.append(f"{cell.run_name}: {type(error).__name__}: {message}")
+            summary.errors.append(f"{cell.run_name}: {error.type}: {error.message}")
             self.store.append_error(ErrorRow(context["run_id"], cell_id, cell.method.label, cell.encoder, cell.layer,
-                                             cell.task.name, cell.language, cell.seed, type(error).__name__, message,
-                                             self._relative(traceback.format_exc()), _now()))
-            tracker.log_cell(cell.run_name, params, {**base_tags, "error": f"{type(error).__name__}: {message}"[:5000]}, {},
+                                             cell.task.name, cell.language, cell.seed, error.type, error.message,
+                                             error.traceback, _now()))
+            tracker.log_cell(cell.run_name, params, {**base_tags, "error": f"{error.type}: {error.message}"[:5000]}, {},
                              failed=True)
             return
+        scores, anchors, started = outcome.scores, outcome.anchors, outcome.started
+        fit_seconds, eval_seconds = outcome.fit_seconds, outcome.eval_seconds
+        spec = task.encode_spec(cell.layer)
         protocol_detail = task.protocol(cell.layer)
         protocol = protocol_detail.get("id", task_entry.spec.protocol)  # a task parameter may pick the protocol
         rows = [
@@ -558,7 +595,7 @@ class Runner:
                 value=float(score.value), higher_is_better=task_entry.spec.higher_is_better_for(score.metric),
                 is_main=score.metric == task_entry.spec.main_metric, n=score.n, seed=cell.seed, config_hash=cell_id,
                 resolved_config=resolved.config, anchors=anchors, harness_version=__version__,
-                git_sha=context["git_sha"], versions=context["versions"], started_at=started, finished_at=_now(),
+                git_sha=context["git_sha"], versions=context["versions"], started_at=started, finished_at=outcome.finished,
                 fit_seconds=round(fit_seconds, 3), eval_seconds=round(eval_seconds, 3),
                 extra=json.loads(canonical_json(score.extra)), inputs=resolved.inputs, cell_rows=len(scores),
                 items=items_file if score.items is not None else "",

@@ -16,6 +16,7 @@ map (one method at one layer) travel as one group so the work is not repeated.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
@@ -159,8 +160,7 @@ class RayExecutor:
         started_here = not ray.is_initialized()
         if started_here:
             ray.init(address=self.address, num_cpus=None if self.address else self.num_cpus, include_dashboard=False,
-                     log_to_driver=False, runtime_env={"env_vars": {k: v for k, v in os.environ.items()
-                                                                    if k.startswith(("ALIGNBENCH", "TQDM", "HF_"))}})
+                     log_to_driver=False)
         try:
             spec = ray.put(worker_spec(runner))
             has_gpu = ray.cluster_resources().get("GPU", 0) > 0
@@ -169,7 +169,8 @@ class RayExecutor:
             for group in groups(todo):
                 gpus = self.gpus_per_training_task if has_gpu and group[0].trains_encoder else 0
                 ref = remote.options(num_cpus=self.cpus_per_task, num_gpus=gpus, max_retries=self.max_retries,
-                                     retry_exceptions=list(self.retry_exceptions)).remote(spec, [c.cell_id for c in group])
+                                     retry_exceptions=list(self.retry_exceptions),
+                                     runtime_env={"env_vars": worker_environment()}).remote(spec, [c.cell_id for c in group])
                 pending[ref] = group
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
@@ -211,6 +212,14 @@ class SubmititExecutor:
                 yield from _lost(group, error)
                 continue
             yield from zip(group, outcomes)
+
+
+def worker_environment() -> dict[str, str]:
+    """The driver's settings a worker needs: alignbench's and the hubs' variables, and an import path
+    that finds this checkout and any --method-file folder (a worker may start in another directory)."""
+    env = {k: v for k, v in os.environ.items() if k.startswith(("ALIGNBENCH", "TQDM", "HF_", "TRANSFORMERS_"))}
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([os.getcwd()] + [p for p in sys.path if p and os.path.isdir(p)]))
+    return env
 
 
 def _import(module: str, extra: str):

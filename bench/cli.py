@@ -210,7 +210,7 @@ def _compare_categories(results: Path, encoder: str | None, layer: int | None, w
         print(f"{results}: no task rows at encoder {encoder!r}, layer {layer}")
         return 1
     print(f"Categories compared at encoder {encoder}, layer {layer}\n\n{compare.category_legend()}\n")
-    print(compare.comparison_table(cells).reset_index(names="category").to_markdown(index=False))
+    print(compare.comparison_table(cells).reset_index().to_markdown(index=False))
     if with_methods:
         print("\nEvery method, Δ versus original [95% CI] (* = BH-adjusted p < 0.05):\n")
         print(compare.methods_table(methods).reset_index().to_markdown(index=False))

@@ -124,7 +124,9 @@ def _pool(rows: list[dict]) -> list[dict]:
 
 
 def comparable_rows(rows: list[dict], encoder: str, layer: int) -> list[dict]:
-    return _pool([r for r in rows if r.get("is_main") and not r["metric"].startswith("baseline_")
+    """Main-metric rows at that encoder and layer that have per-item results (rows written before a task
+    recorded items cannot be resampled and are left out until their cells re-run)."""
+    return _pool([r for r in rows if r.get("is_main") and not r["metric"].startswith("baseline_") and r.get("items")
                   and r["encoder"] == encoder and r["layer"] == layer
                   and (r.get("kind", "task") == "task" or r["task"] in TABLE1_WORD_TASKS)])
 
@@ -319,7 +321,8 @@ def category_legend() -> str:
             f"(every compared method covers all of them): score [95% CI] and Δ versus original [95% CI]; * = the "
             f"difference is significant after Benjamini-Hochberg over the table (adjusted p < {ALPHA}); the winner "
             f"is marked ▲, a category not significantly different from it ≈; 'no runnable method' = the category has "
-            f"no method with results on all those languages. Stratified paired bootstrap over items "
+            f"no method with results on all those languages (rows without per-item results count as missing). "
+            f"Stratified paired bootstrap over items "
             f"({N_RESAMPLES} resamples, seeds resampled too).")
 
 
@@ -330,7 +333,7 @@ def comparison_table(cells: list[CategoryCell]) -> pd.DataFrame:
         row = f"({cell.category.value}) {cell.category.description}"
         column = f"{cell.setup.key} {'↑' if cell.setup.higher_is_better else '↓'} ({len(cell.setup.languages)} langs)"
         if cell.best is None:
-            text = "no runnable method" + (f" (partial: {', '.join(cell.partial)})" if cell.partial else "")
+            text = "no runnable method" + (f" ({len(cell.partial)} with only some languages)" if cell.partial else "")
         else:
             b = cell.best
             text = f"{b.method} {b.score.delta:.1f} [{b.score.low:.1f}, {b.score.high:.1f}]"
@@ -342,7 +345,7 @@ def comparison_table(cells: list[CategoryCell]) -> pd.DataFrame:
             elif cell.tied_with_winner:
                 text = "≈ " + text
         table.setdefault(row, {})[column] = text
-    return pd.DataFrame.from_dict(table, orient="index").sort_index()
+    return pd.DataFrame.from_dict(table, orient="index").sort_index().rename_axis("category")
 
 
 def methods_table(methods: list[Comparison]) -> pd.DataFrame:

@@ -534,7 +534,7 @@ def render(rows: list[dict], errors: list[dict], out_dir: Path, not_applicable: 
     md = page_markdown("alignbench leaderboard", intro, sections + tail) + f"\n## Per task and diagnostic\n\n{links}\n"
     (out_dir / "README.md").write_text(md, encoding="utf-8")
     written.append(out_dir / "README.md")
-    for key, board in tasks.items():
+    for key, board in {**tasks, **synthetic}.items():
         path = out_dir / f"{_slug(key)}.md"
         path.write_text(f"# {key}\n\n{intro}\n\n{to_markdown(board)}\n", encoding="utf-8")
         written.append(path)

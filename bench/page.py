@@ -127,7 +127,7 @@ def to_html(board: Board, table_id: str) -> str:
         for column, text in row.items():
             value = board.values.at[label, column] if board.values is not None and column in board.values.columns else None
             data = f" data-v='{float(value)!r}'" if value is not None and not pd.isna(value) else ""
-            klass = "num" + (" best" if label in best.get(column, ()) else "") + (
+            klass = ("num" if board.values is not None else "text") + (" best" if label in best.get(column, ()) else "") + (
                 " missing" if str(text) in (NOT_IN_GRID, NOT_APPLICABLE, FAILED) else "")
             cells.append(f"<td class='{klass}'{data}>{html.escape(str(text))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
@@ -140,7 +140,7 @@ nav.toc{columns:3;font-size:.9rem;background:#f7f7f7;padding:.5rem 1rem;border-r
 .scroll{overflow-x:auto;max-width:100%}table.board{border-collapse:collapse;margin:.5rem 0;font-size:.85rem}
 .board th,.board td{border:1px solid #ddd;padding:.2rem .45rem;white-space:nowrap}.board th{background:#f0f0f0;
 cursor:pointer;position:sticky;top:0}.board td.num{text-align:right;font-variant-numeric:tabular-nums}
-.board td.best{font-weight:700}.board td.missing{color:#999}.board th[aria-sort]::after{content:" ⇅";color:#888}
+.board td.text{text-align:left;white-space:normal;min-width:8rem}.board td.best{font-weight:700}.board td.missing{color:#999}.board th[aria-sort]::after{content:" ⇅";color:#888}
 .meta{color:#555;font-size:.9rem}.failures{background:#fff4f4;border:1px solid #e0b4b4;padding:.5rem 1rem}
 figure{margin:.5rem 0}figure svg{max-width:100%;height:auto}h2{margin-top:2.2rem;border-bottom:1px solid #eee}
 .legend{font-size:.85rem;color:#444}"""

@@ -211,6 +211,10 @@ def _compare_categories(results: Path, encoder: str | None, layer: int | None, w
         return 1
     print(f"Categories compared at encoder {encoder}, layer {layer}\n\n{compare.category_legend()}\n")
     print(compare.comparison_table(cells).reset_index().to_markdown(index=False))
+    pairs = compare.category_pairs(rows, results.parent, encoder, layer, cells)
+    if pairs:
+        print("\nCategory against category (best minus best, Δ [95% CI], * = BH-adjusted p < 0.05):\n")
+        print(compare.pairs_table(pairs).reset_index().to_markdown(index=False))
     if with_methods:
         print("\nEvery method, Δ versus original [95% CI] (* = BH-adjusted p < 0.05):\n")
         print(compare.methods_table(methods).reset_index().to_markdown(index=False))

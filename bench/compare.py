@@ -312,6 +312,51 @@ def compare_categories(rows: list[dict], results_dir: Path, encoder: str, layer:
                          float(next(adjusted)) if c.vs_winner is not None else None, c.partial) for c in cells]
 
 
+@dataclass(frozen=True)
+class CategoryPair:
+    """The best method of one category minus the best of another, on one task (same items)."""
+
+    setup: TaskSetup
+    first: Category
+    second: Category
+    difference: PairedDifference
+    p_adjusted: float | None = None
+
+
+def category_pairs(rows: list[dict], results_dir: Path, encoder: str, layer: int, cells: list[CategoryCell],
+                   n_resamples: int = N_RESAMPLES, cache: IntervalCache | None = None) -> list[CategoryPair]:
+    """Every pair of categories that both have a best method on a task: paired bootstrap of the
+    difference, Benjamini-Hochberg over all pairs of all tasks."""
+    cache = cache or IntervalCache(Path(results_dir) / "intervals.jsonl")
+    pooled, items = comparable_rows(rows, encoder, layer), _Items(results_dir)
+    out = []
+    for setup in sorted({c.setup for c in cells}, key=lambda s: s.key):
+        best = [c for c in cells if c.setup == setup and c.best is not None]
+
+        def rows_of(method: str) -> list[dict]:
+            return [r for r in pooled if r["method_label"] == method and (r["task"], r["metric"], r["protocol"],
+                    str(r["task_version"])) == (setup.task, setup.metric, setup.protocol, setup.task_version)
+                    and r["language"] in setup.languages]
+
+        for i, a in enumerate(best):
+            for b in best[i + 1:]:
+                d = _bootstrap(cache, rows_of(a.best.method), rows_of(b.best.method), items, setup.metric, n_resamples)
+                out.append(CategoryPair(setup, a.category, b.category, d))
+    adjusted = iter(adjust([p.difference.p_value for p in out]))
+    return [CategoryPair(p.setup, p.first, p.second, p.difference, float(next(adjusted))) for p in out]
+
+
+def pairs_table(pairs: list[CategoryPair]) -> pd.DataFrame:
+    """Tasks x category pairs: "Δ [95% CI]" of the first category's best minus the second's, * when significant."""
+    table: dict[str, dict[str, str]] = {}
+    for p in pairs:
+        d = p.difference
+        table.setdefault(p.setup.key, {})[f"{p.first.value} − {p.second.value}"] = (
+            f"{d.delta:+.1f} [{d.low:+.1f}, {d.high:+.1f}]{_mark(p.p_adjusted)}")
+    frame = pd.DataFrame.from_dict(table, orient="index").rename_axis("task")
+    return frame.reindex(sorted(frame.columns), axis=1).fillna("—")
+
+
 def _mark(p_adjusted: float | None) -> str:
     return "*" if p_adjusted is not None and p_adjusted < ALPHA else ""
 

@@ -481,19 +481,25 @@ def render(rows: list[dict], errors: list[dict], out_dir: Path, not_applicable: 
         sections.append(Section("Failed cells", "The latest attempt of these cells failed; they have no result.",
                                 Board(failed.set_index("method"))))
     setup = compare.default_setup(raw) if results_dir is not None else None
-    methods_cmp, category_cells, column_cells = [], [], []
+    methods_cmp, category_cells, column_cells, pairs = [], [], [], []
     if setup is not None:
         cache = compare.IntervalCache(Path(results_dir) / "intervals.jsonl")
         try:
             methods_cmp = compare.compare_methods(raw, results_dir, *setup, cache=cache)
             category_cells = compare.compare_categories(raw, results_dir, *setup, cache=cache, methods=methods_cmp)
             column_cells = compare.per_column(raw, results_dir, cache=cache)
+            pairs = compare.category_pairs(raw, results_dir, *setup, category_cells, cache=cache)
         except FileNotFoundError as error:  # rows written before per-item results existed
             sections.append(Section("Category comparison", f"Not shown: {error}."))
     if category_cells:
         figure = plots.category_plot(_category_points(category_cells)) if figures else ""
         sections.append(Section(f"Category comparison ({setup[0]} L{setup[1]})", compare.category_legend(),
                                 Board(compare.comparison_table(category_cells)), figure))
+        if pairs:
+            sections.append(Section(f"Category against category ({setup[0]} L{setup[1]})",
+                                    "Best method of the first category minus the best of the second, on the same "
+                                    "items and languages: Δ [95% CI]; * = Benjamini-Hochberg adjusted p < 0.05 over "
+                                    "every pair of every task.", Board(compare.pairs_table(pairs))))
     sections.append(Section("Overview (method × task)", "Macro average over languages per task (main metric); rank = by "
                             "mean rank over the tasks a row has.", overview_board(agg, directions)))
     if methods_cmp:

@@ -96,3 +96,13 @@ def test_per_column_intervals_pair_each_language_with_original(planted):
     assert null.vs_original.delta == 0 and null.p_adjusted >= 0.05
     assert cells[("original", "de")].vs_original is None
     assert boost.score.low < boost.score.delta < boost.score.high
+
+
+def test_every_pair_of_categories_is_tested(planted):
+    results_dir, rows = planted
+    cells = compare.compare_categories(rows, results_dir, "enc", 8)
+    pairs = {(p.first, p.second): p for p in compare.category_pairs(rows, results_dir, "enc", 8, cells)}
+    assert set(pairs) == {(Category.A, Category.B), (Category.A, Category.C), (Category.B, Category.C)}
+    assert pairs[(Category.A, Category.B)].p_adjusted < 0.05 and pairs[(Category.A, Category.B)].difference.delta > 10
+    assert pairs[(Category.A, Category.C)].p_adjusted >= 0.05
+    assert compare.pairs_table(list(pairs.values())).loc["tatoeba p1", "a − b"].endswith("*")

@@ -83,3 +83,20 @@ def test_submitit_local_executor_gives_the_local_rows(local, tmp_path, monkeypat
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
     summary = _runner(tmp_path, SubmititExecutor(str(tmp_path / "submitit"), cluster="local")).run()
     assert summary.failed == 0 and _results(tmp_path) == expected
+
+
+def test_an_executor_without_its_extra_says_how_to_install_it(monkeypatch):
+    import builtins
+
+    from bench import executors
+
+    real_import = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray":
+            raise ImportError("No module named 'ray'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(RuntimeError, match=r'pip install -e "\.\[ray\]"'):
+        executors._import("ray", "ray")

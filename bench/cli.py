@@ -1,5 +1,5 @@
-"""Command line: `alignbench run | prune | leaderboard | compare-categories | compare-diagnostics | mlflow-sync |
-check-method | methods | tasks`.
+"""Command line: `alignbench run | prune | leaderboard | compare-categories | compare-methods |
+compare-diagnostics | mlflow-sync | check-method | methods | tasks`.
 
 Exit status: 0 when everything planned ran or was already done (cells that are not applicable are not
 failures); 1 when a cell (or a task's language discovery) failed, after the whole grid has run; 2 for a
@@ -67,6 +67,15 @@ def _parser() -> argparse.ArgumentParser:
     categories.add_argument("--encoder", help="encoder label (default: the one original has most rows for)")
     categories.add_argument("--layer", type=int, help="layer (default: the one original has most rows for)")
     categories.add_argument("--methods", action="store_true", help="also print every method's Δ versus original")
+
+    versus = sub.add_parser("compare-methods", help="one method minus another on every task both have, with 95%% "
+                            "CIs and paired tests (Benjamini-Hochberg over all pairs)")
+    versus.add_argument("--pair", nargs=2, action="append", required=True, metavar=("FIRST", "SECOND"),
+                        help="two method labels as in results.jsonl (repeat for more pairs)")
+    versus.add_argument("--results", default="results/results.jsonl", help="results file (default results/results.jsonl)")
+    versus.add_argument("--encoder", help="encoder label (default: the one original has most rows for)")
+    versus.add_argument("--layer", type=int, help="layer (default: the one original has most rows for)")
+    versus.add_argument("--task", action="append", help="only this task (repeat for more; default: every task)")
 
     check = sub.add_parser("check-method", help="run the method contract checks on one method")
     check.add_argument("name")
@@ -221,6 +230,29 @@ def _compare_categories(results: Path, encoder: str | None, layer: int | None, w
     return 0
 
 
+def _compare_methods(results: Path, pairs: list[tuple[str, str]], encoder: str | None, layer: int | None,
+                     tasks: tuple[str, ...] | None) -> int:
+    from bench import compare
+
+    if not results.is_file():
+        raise FileNotFoundError(f"no results file {results}")
+    rows = _store(results).rows()
+    default = compare.default_setup(rows)
+    if default is None and (encoder is None or layer is None):
+        raise ValueError(f"{results}: no rows of {compare.CONTROL!r} to take the default encoder and layer from; "
+                         "pass --encoder and --layer")
+    encoder, layer = encoder or default[0], layer if layer is not None else default[1]
+    found = compare.method_pairs(rows, results.parent, encoder, layer, pairs, tasks)
+    if not found:
+        print(f"{results}: no task that both methods of a pair have at encoder {encoder!r}, layer {layer}")
+        return 1
+    print(f"Methods compared at encoder {encoder}, layer {layer}: first minus second on the same items of the "
+          f"languages both cover (their number in brackets), Δ [95% CI], * = Benjamini-Hochberg-adjusted p < "
+          f"{compare.ALPHA} over the table; ↓ = lower is better\n")
+    print(compare.method_pairs_table(found).reset_index().to_markdown(index=False))
+    return 0
+
+
 def _listing(kind: str, extra: tuple[str, ...], data: str | None = None) -> int:
     from bench.registry import load_registry
 
@@ -277,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
             return _compare(Path(args.results), args.min_points)
         if args.command == "compare-categories":
             return _compare_categories(Path(args.results), args.encoder, args.layer, args.methods)
+        if args.command == "compare-methods":
+            return _compare_methods(Path(args.results), [tuple(p) for p in args.pair], args.encoder, args.layer,
+                                    tuple(args.task) if args.task else None)
         if args.command == "check-method":
             from bench.contract import check_method
             from bench.registry import load_registry

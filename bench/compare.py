@@ -357,6 +357,66 @@ def pairs_table(pairs: list[CategoryPair]) -> pd.DataFrame:
     return frame.reindex(sorted(frame.columns), axis=1).fillna("—")
 
 
+@dataclass(frozen=True)
+class MethodPair:
+    """One method minus another on one task, over the language (and subset) columns both cover."""
+
+    task: str
+    metric: str
+    higher_is_better: bool
+    first: str
+    second: str
+    languages: tuple[str, ...]
+    difference: PairedDifference
+    p_adjusted: float | None = None
+
+
+def method_pairs(rows: list[dict], results_dir: Path, encoder: str, layer: int, pairs: list[tuple[str, str]],
+                 tasks: tuple[str, ...] | None = None, n_resamples: int = N_RESAMPLES,
+                 cache: IntervalCache | None = None) -> list[MethodPair]:
+    """Each (first, second) on every task (or those in `tasks`) both have results for: first minus second on
+    the same items of the columns both cover (paired stratified bootstrap), Benjamini-Hochberg over all
+    pairs and tasks. A label with no comparable rows is a clear error naming the labels there are."""
+    pooled = comparable_rows(rows, encoder, layer)
+    known = {r["method_label"] for r in pooled}
+    unknown = sorted({m for pair in pairs for m in pair} - known)
+    if unknown:
+        raise KeyError(f"no rows with per-item results at encoder {encoder!r}, layer {layer} for {unknown}; "
+                       f"methods there: {sorted(known)}")
+    groups: dict[tuple, list[dict]] = {}
+    for r in pooled:
+        if tasks is None or r["task"] in tasks:
+            groups.setdefault((r["method_label"], r["task"], r["metric"], r["protocol"], str(r["task_version"])), []).append(r)
+    items, cache = _Items(results_dir), cache or IntervalCache(Path(results_dir) / "intervals.jsonl")
+    setups_ = sorted({key[1:] for key in groups})
+    out = []
+    for first, second in pairs:
+        for setup in setups_:
+            a, b = groups.get((first,) + setup, []), groups.get((second,) + setup, [])
+            shared = {(r["language"], r.get("subset") or "") for r in a} & {(r["language"], r.get("subset") or "") for r in b}
+            if not shared:
+                continue
+            a = [r for r in a if (r["language"], r.get("subset") or "") in shared]
+            b = [r for r in b if (r["language"], r.get("subset") or "") in shared]
+            d = _bootstrap(cache, a, b, items, setup[1], n_resamples)
+            out.append(MethodPair(setup[0], setup[1], bool(a[0].get("higher_is_better", True)), first, second,
+                                  tuple(sorted({lang for lang, _ in shared})), d))
+    adjusted = iter(adjust([p.difference.p_value for p in out]))
+    return [MethodPair(**{**p.__dict__, "p_adjusted": float(next(adjusted))}) for p in out]
+
+
+def method_pairs_table(pairs: list[MethodPair]) -> pd.DataFrame:
+    """Pairs x tasks: "Δ [95% CI] (n langs)" of first minus second, * when significant after BH."""
+    table: dict[str, dict[str, str]] = {}
+    for p in pairs:
+        d = p.difference
+        column = f"{p.task} {p.metric} {'↑' if p.higher_is_better else '↓'}"
+        table.setdefault(f"{p.first} − {p.second}", {})[column] = (
+            f"{d.delta:+.1f} [{d.low:+.1f}, {d.high:+.1f}]{_mark(p.p_adjusted)} ({len(p.languages)})")
+    frame = pd.DataFrame.from_dict(table, orient="index").rename_axis("first − second")
+    return frame.reindex(sorted(frame.columns), axis=1).fillna("—")
+
+
 def _mark(p_adjusted: float | None) -> str:
     return "*" if p_adjusted is not None and p_adjusted < ALPHA else ""
 

@@ -106,3 +106,26 @@ def test_every_pair_of_categories_is_tested(planted):
     assert pairs[(Category.A, Category.B)].p_adjusted < 0.05 and pairs[(Category.A, Category.B)].difference.delta > 10
     assert pairs[(Category.A, Category.C)].p_adjusted >= 0.05
     assert compare.pairs_table(list(pairs.values())).loc["tatoeba p1", "a − b"].endswith("*")
+
+
+def test_method_pairs_are_paired_on_shared_languages_with_bh(planted):
+    results_dir, rows = planted
+    pairs = compare.method_pairs(rows, results_dir, "enc", 8, [("map-a", "map-b"), ("map-b", "original"),
+                                                               ("partial-d", "map-a")])
+    by = {(p.first, p.second): p for p in pairs}
+    assert by[("map-a", "map-b")].difference.delta > 10 and by[("map-a", "map-b")].p_adjusted < 0.05
+    assert by[("map-b", "original")].difference.delta == 0 and by[("map-b", "original")].p_adjusted >= 0.05
+    assert by[("partial-d", "map-a")].languages == ("de",)  # only the language both cover
+    assert by[("partial-d", "map-a")].difference.n_items == N  # de's items only, not fr's
+    with pytest.raises(KeyError, match="no-such-method"):
+        compare.method_pairs(rows, results_dir, "enc", 8, [("no-such-method", "map-a")])
+
+
+def test_cli_compare_methods_prints_the_pairs(planted, capsys):
+    results_dir, rows = planted
+    path = results_dir / "results.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["compare-methods", "--results", str(path), "--encoder", "enc", "--layer", "8",
+                 "--pair", "map-a", "map-b"]) == 0
+    out = capsys.readouterr().out
+    assert "map-a − map-b" in out and "tatoeba p1 ↑" in out and "*" in out

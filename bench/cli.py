@@ -27,7 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--cache", help="cache root (default $ALIGNBENCH_CACHE or ~/.cache/alignbench)")
     run.add_argument("--tracking-uri", help="MLflow tracking URI (default $MLFLOW_TRACKING_URI or sqlite in results/)")
     run.add_argument("--no-mlflow", action="store_true", help="do not mirror runs to MLflow")
-    run.add_argument("--threads", type=int, help="torch CPU threads")
+    run.add_argument("--threads", type=int, help="CPU threads (torch and BLAS) of every process computing cells")
+    run.add_argument("--exact", action="store_true",
+                     help="bit-reproducible values on any executor: one thread, one text per forward pass (slower)")
     run.add_argument("--method-file", action="append", default=[], help="extra method/task file to register (repeatable)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--executor", choices=("local", "ray", "submitit"), default="local",
@@ -127,10 +129,13 @@ def _runner(args, tracking: bool):
     spec = load_grid(Path(args.grid), registry)
     results_dir = Path(args.out) / "results"
     cache = cache_dir(args.cache)
+    exact = getattr(args, "exact", False)
+    # an exact run keeps its own embeddings, fits and checkpoints: batched vectors must not leak into it
     options = RunOptions(
-        data_dir=data_dir(args.data), out_dir=results_dir, cache_dir=cache,
+        data_dir=data_dir(args.data), out_dir=results_dir, cache_dir=cache / "exact" if exact else cache,
         tracking_uri=(args.tracking_uri or default_tracking_uri(results_dir)) if tracking else None,
         extra_files=extra, progress=not getattr(args, "no_progress", False), threads=getattr(args, "threads", None),
+        exact=exact,
     )
 
     def factory(name: str, batch_size: int):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -47,7 +48,39 @@ class RunOptions:
     tracking_uri: str | None = None  # None: no MLflow mirror
     extra_files: tuple[str, ...] = ()
     progress: bool = True
-    threads: int | None = None
+    threads: int | None = None  # CPU threads of torch and BLAS in every process that computes cells
+    # Bit-reproducible values whatever the executor or execution order: one thread, one text per forward
+    # pass (float rounding of a batched pass depends on its shape and its neighbours). Several times slower.
+    exact: bool = False
+
+    def __post_init__(self):
+        if self.exact:
+            if self.threads not in (None, 1):
+                raise ValueError(f"exact runs use one thread; got threads={self.threads}")
+            object.__setattr__(self, "threads", 1)
+
+    def batch_size(self, grid_batch_size: int) -> int:
+        """The encoding batch size cells use: the grid's, or 1 in an exact run."""
+        return 1 if self.exact else grid_batch_size
+
+
+@contextlib.contextmanager
+def cpu_threads(threads: int | None):
+    """At most `threads` CPU threads for torch and for the BLAS/OpenMP pools numpy and scipy use (a Ray worker
+    and the local process otherwise differ: Ray sets OMP_NUM_THREADS to a task's CPUs). None: leave as is."""
+    if not threads:
+        yield
+        return
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass
@@ -363,19 +396,19 @@ class Runner:
             return encoders[cell.encoder]
         key = f"pretrained:{name}"
         if key not in self._swapped:
-            batch = self._encoder_choices[cell.encoder].batch_size
+            batch = self.options.batch_size(self._encoder_choices[cell.encoder].batch_size)
             self._swapped[key] = CachedEncoder(self.encoder_factory(name, batch), self.cache, progress=self.options.progress)
         return self._swapped[key]
 
     def _build_encoder(self, choice) -> Encoder:
-        base = self.encoder_factory(choice.name, choice.batch_size)
+        base = self.encoder_factory(choice.name, self.options.batch_size(choice.batch_size))
         if not choice.per_language:
             return base
         from bench.encoders.per_language import PerLanguageEncoder
 
         if PIVOT in dict(choice.per_language):
             raise ValueError(f"encoder {choice.label}: the pivot {PIVOT!r} is encoded by the default encoder {choice.name!r}")
-        others = {lang: self.encoder_factory(name, choice.batch_size) for lang, name in choice.per_language}
+        others = {lang: self.encoder_factory(name, self.options.batch_size(choice.batch_size)) for lang, name in choice.per_language}
         return PerLanguageEncoder(base, others, choice.label)
 
     @property
@@ -497,6 +530,10 @@ class Runner:
 
     # Stages 2-3 for one cell: no write to the results, errors or MLflow (an executor's worker runs this)
     def execute(self, resolved: ResolvedCell) -> CellOutcome:
+        with cpu_threads(self.options.threads):
+            return self._execute(resolved)
+
+    def _execute(self, resolved: ResolvedCell) -> CellOutcome:
         cell = resolved.cell
         base = self._cell_encoder(cell, self.plan().encoders)
         # one forward pass fills the cache for every layer this task will ask for, and no more
@@ -525,8 +562,8 @@ class Runner:
                 scores = task.evaluate(encoder, cell.language, ctx)
             else:
                 if resolved.trains_encoder:  # a checkpoint, evaluated like any encoder
-                    encoder, anchors, fit_seconds = self.checkpoints.build(resolved, base,
-                                                                           self._encoder_choices[cell.encoder].batch_size)
+                    batch = self.options.batch_size(self._encoder_choices[cell.encoder].batch_size)
+                    encoder, anchors, fit_seconds = self.checkpoints.build(resolved, base, batch)
                     encoder.prefetch_layers = base.prefetch_layers
                 else:
                     # anchors are sentence vectors: fit on pooled states even when the task keeps token states

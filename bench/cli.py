@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", type=int, help="CPU threads (torch and BLAS) of every process computing cells")
     run.add_argument("--exact", action="store_true",
                      help="bit-reproducible values on any executor: one thread, one text per forward pass (slower)")
+    run.add_argument("--seeds", type=lambda text: tuple(int(x) for x in text.split(",")),
+                     help="only these of the grid's seeds, comma-separated (a slice: a later full run skips its cells)")
     run.add_argument("--method-file", action="append", default=[], help="extra method/task file to register (repeatable)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--executor", choices=("local", "ray", "submitit"), default="local",
@@ -118,7 +120,7 @@ def _silence_progress() -> None:
 
 def _runner(args, tracking: bool):
     from bench.encoders.sources import resolve_encoder
-    from bench.grid import load_grid
+    from bench.grid import load_grid, only_seeds
     from bench.paths import cache_dir, data_dir
     from bench.registry import load_registry
     from bench.runner import Runner, RunOptions
@@ -127,6 +129,8 @@ def _runner(args, tracking: bool):
     extra = tuple(args.method_file)
     registry = load_registry(extra)
     spec = load_grid(Path(args.grid), registry)
+    if getattr(args, "seeds", None):
+        spec = only_seeds(spec, args.seeds)
     results_dir = Path(args.out) / "results"
     cache = cache_dir(args.cache)
     exact = getattr(args, "exact", False)

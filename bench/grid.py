@@ -175,6 +175,27 @@ def _choices(items: list, where: str, allowed: set[str]) -> tuple[Choice, ...]:
     return tuple(out)
 
 
+def only_seeds(spec: GridSpec, seeds: tuple[int, ...]) -> GridSpec:
+    """The grid restricted to these of its seeds: a slice whose cells keep their ids, so a later run of the
+    whole grid skips them. A task left without seeds drops out; a seed the grid lacks is an error."""
+    available = set(spec.seeds) | {seed for task in spec.tasks for seed in task.seeds}
+    missing = sorted(set(seeds) - available)
+    if missing:
+        raise GridError(f"{spec.source}: seeds {missing} are not in the grid (it has {sorted(available)})")
+    wanted = set(seeds)
+    grid_seeds = tuple(seed for seed in spec.seeds if seed in wanted)
+    tasks = []
+    for task in spec.tasks:
+        own = tuple(seed for seed in task.seeds if seed in wanted)
+        if task.seeds and own:
+            tasks.append(dataclasses.replace(task, seeds=own))
+        elif not task.seeds and grid_seeds:
+            tasks.append(task)
+    methods = tuple(dataclasses.replace(m, tasks=tuple(t for t in m.tasks if t in {task.name for task in tasks}))
+                    for m in spec.methods if not m.tasks or set(m.tasks) & {task.name for task in tasks})
+    return dataclasses.replace(spec, tasks=tuple(tasks), methods=methods, seeds=grid_seeds or spec.seeds[:1])
+
+
 def load_grid(path: Path, registry: Registry | None = None) -> GridSpec:
     registry = registry or load_registry()
     path = Path(path)

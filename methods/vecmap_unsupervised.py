@@ -100,14 +100,14 @@ class VecmapUnsupervised:
     def fit(self, data: AlignmentData) -> "VecmapUnsupervised":
         self.pivot_ = data.pivot
         self.mean_, self.weights_, self.iterations_ = {}, {}, {}
-        target = None
+        # the pivot is normalised too, so it needs its own mean even when no other language is fitted (en-en)
+        _, pivot_vectors = unpaired_vectors(data, data.pivot, "vecmap-unsupervised")
+        target, self.mean_[data.pivot] = normalise(pivot_vectors)
         for lang in data.languages:
             if lang == data.pivot:
                 continue
-            X, Y = unpaired_vectors(data, lang, "vecmap-unsupervised")
+            X, _ = unpaired_vectors(data, lang, "vecmap-unsupervised")
             Xn, self.mean_[lang] = normalise(X)
-            if target is None:
-                target, self.mean_[data.pivot] = normalise(Y)
             W, iterations = self._self_learning(Xn, target)
             self.weights_[lang], self.iterations_[lang] = W.astype(np.float32), np.array(iterations)
         self.mean_ = {lang: mean.astype(np.float32) for lang, mean in self.mean_.items()}

@@ -175,3 +175,16 @@ def test_anchor_free_methods_need_monolingual_text():
             method.fit(AlignmentData("en", ("de", "en"), pairs={"de": (np.zeros((5, 4)), np.zeros((5, 4)))}))
     with pytest.raises(ValueError, match="bootstrap must be one of"):
         MuseAdversarial(bootstrap="magic")
+
+
+def test_vecmap_fitted_on_the_pivot_alone_normalises_the_pivot():
+    """An en-en cell (STS) fits on the pivot only; its vectors are still normalised, not rejected."""
+    from methods.vecmap_unsupervised import VecmapUnsupervised, normalise
+
+    data, _ = planted_rotation(dim=8)
+    alone = AlignmentData("en", ("en",), monolingual={"en": data.monolingual["en"]})
+    fitted = VecmapUnsupervised().fit(alone)
+    Y = data.monolingual["en"]
+    np.testing.assert_allclose(fitted.transform(Y, "en"), normalise(Y)[0], atol=1e-6)
+    with pytest.raises(KeyError, match="not fitted for language 'de'"):
+        fitted.transform(Y, "de")
